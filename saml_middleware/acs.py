@@ -1,0 +1,174 @@
+"""The Assertion Consumer Service: a posted SAMLResponse in, a session or a refusal out.
+
+Every refusal is a 4xx (or 503 when the store is down) with a generic page, a
+reference id, no session cookie, and exactly one log record with the reason.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from html import escape
+from typing import Any, TypeVar
+from urllib.parse import parse_qs
+
+from .config import Settings
+from .cookies import CookieCodec, cookie_header
+from .directory import UserDirectory
+from .errors import ResponseRejected, StoreUnavailable
+from .http import HTTPRequest, HTTPResponse
+from .pages import page
+from .paths import safe_return_path
+from .sessions import SessionManager
+from .sp import ServiceProvider
+from .user import SAMLUser
+
+__all__ = ["LOGIN_COOKIE_AGE", "AssertionConsumer", "Resolver", "login_cookie_name"]
+
+logger = logging.getLogger("saml_middleware")
+T = TypeVar("T")
+#: Runs an awaitable to completion from the calling thread (adapter-specific).
+Resolver = Callable[[Awaitable[Any]], Any]
+LOGIN_COOKIE_AGE = 600
+_RELAY = re.compile(r"[A-Za-z0-9_-]{16,64}\Z")
+
+
+def login_cookie_name(settings: Settings, relay_state: str) -> str:
+    """The per-login cookie named by an opaque RelayState key."""
+    return ("__Secure-" if settings.https else "") + "saml_login_" + relay_state
+
+
+class AssertionConsumer:
+    """Handles ``POST {SAML_ACS_PATH}``.
+
+    :param sp: validates the response.
+    :param directory: admits (and enriches) the user.
+    :param sessions: creates the session cookie.
+    :param token: randomness for reference ids.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        sp: ServiceProvider,
+        directory: UserDirectory,
+        sessions: SessionManager,
+        codec: CookieCodec,
+        token: Callable[[int], str],
+    ) -> None:
+        self.settings = settings
+        self.sp = sp
+        self.directory = directory
+        self.sessions = sessions
+        self.codec = codec
+        self.token = token
+
+    def __call__(self, request: HTTPRequest, resolve: Resolver) -> HTTPResponse:
+        ref = self.token(6)
+        relay = None
+        try:
+            relay, form = self._read_form(request)
+            pending = self._pending(request, relay)
+            verified = self.sp.process_response(form["SAMLResponse"][0], pending.get("r") if pending else None)
+            if pending and not self.sp.replay.add(
+                f"{self.settings.sp_entity_id}|request|{pending['r']}", self.sp.clock() + LOGIN_COOKIE_AGE
+            ):
+                raise ResponseRejected("in_response_to", "this login request was already consumed")
+            found = self.directory.lookup(verified.user)
+            user = resolve(found) if inspect.isawaitable(found) else found
+            if user is None:
+                raise ResponseRejected("unknown_user", "not in the user directory", email=verified.user.email)
+            if not isinstance(user, SAMLUser):
+                raise TypeError(f"the user directory returned {type(user).__name__}, not SAMLUser or None")
+            session, session_cookie = self.sessions.create(user)
+        except ResponseRejected as exc:
+            return self._refuse(exc, ref, relay)
+        except StoreUnavailable as exc:
+            logger.error("SAML login failed: store unavailable ref=%s: %s", ref, exc, extra={"saml_ref": ref})
+            body = page("Sign-in is unavailable", "Please try again in a minute.", reference=ref)
+            return HTTPResponse.html(503, body, *self._forget(relay))
+        except Exception:
+            logger.exception("SAML response caused an unexpected error ref=%s", ref, extra={"saml_ref": ref})
+            return self._refuse(ResponseRejected("malformed_response", "unexpected error"), ref, relay, log=False)
+        target = (pending or {}).get("n") or (safe_return_path(relay) if relay and not pending else None)
+        logger.info(
+            "SAML login accepted email=%s ref=%s idp=%s",
+            user.email,
+            ref,
+            self.sp.idp.entity_id,
+            extra={"saml_event": "login", "saml_email": user.email, "saml_ref": ref},
+        )
+        return HTTPResponse.redirect(303, target or self.settings.default_redirect, session_cookie, *self._forget(relay))
+
+    def _read_form(self, request: HTTPRequest) -> tuple[str | None, dict[str, list[str]]]:
+        s = self.settings
+        if request.method != "POST":
+            raise ResponseRejected("method_not_allowed", f"{request.method} on the ACS")
+        declared = request.headers.get("content-length", "")
+        if len(request.body) > s.max_body or (declared.isdigit() and int(declared) > s.max_body):
+            raise ResponseRejected("too_large", f"body over {s.max_body} bytes")
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype != "application/x-www-form-urlencoded":
+            raise ResponseRejected("unsupported_media_type", f"content type {ctype!r}")
+        try:
+            form = parse_qs(request.body.decode("ascii"), max_num_fields=20, strict_parsing=False)
+        except (UnicodeDecodeError, ValueError):
+            raise ResponseRejected("bad_encoding", "the form body is not URL-encoded ASCII") from None
+        if len(form.get("SAMLResponse", [])) != 1:
+            raise ResponseRejected("missing_response", "expected exactly one SAMLResponse field")
+        relays = form.get("RelayState", [])
+        return (relays[0] if len(relays) == 1 else None), form
+
+    def _pending(self, request: HTTPRequest, relay: str | None) -> dict[str, Any] | None:
+        if not relay or not _RELAY.match(relay):
+            return None
+        raw = request.cookies.get(login_cookie_name(self.settings, relay))
+        data = self.codec.load_login(raw, max_age=LOGIN_COOKIE_AGE) if raw else None
+        if data is None or not isinstance(data.get("r"), str):
+            return None
+        return data
+
+    def _forget(self, relay: str | None) -> list[str]:
+        """Delete the login cookie: it is consumed once, whatever the outcome."""
+        if not relay or not _RELAY.match(relay):
+            return []
+        secure = self.settings.https
+        name = login_cookie_name(self.settings, relay)
+        return [cookie_header(name, "", path=self.settings.acs_path, max_age=0, secure=secure, samesite=None)]
+
+    def _refuse(self, exc: ResponseRejected, ref: str, relay: str | None, *, log: bool = True) -> HTTPResponse:
+        if log:
+            logger.warning(
+                "SAML response refused reason=%s ref=%s idp=%s email=%s detail=%s",
+                exc.reason,
+                ref,
+                self.sp.idp.entity_id,
+                exc.email or "-",
+                exc.detail,
+                extra={"saml_event": "refusal", "saml_reason": exc.reason, "saml_ref": ref, "saml_email": exc.email},
+            )
+        retry = f'<p><a href="{escape(self.settings.login_path)}">Sign in again</a></p>'
+        if exc.reason == "unknown_user":
+            body = page(
+                "No access to this application",
+                f"You signed in as {exc.email}, but that account is not set up in this application.",
+                "Ask an administrator to add it.",
+                reference=ref,
+            )
+        elif exc.reason == "unsolicited":
+            body = page("Start from the application", "Open the application and sign in from there.", reference=ref,
+                        extra_html=retry)
+        else:
+            body = page(
+                "Sign-in failed",
+                "The sign-in response could not be accepted. Try again, and if it keeps failing "
+                "give your administrator the reference below.",
+                reference=ref,
+                extra_html=retry,
+            )
+        response = HTTPResponse.html(exc.status, body, *self._forget(relay))
+        if exc.status == 405:
+            response.headers.append(("allow", "POST"))
+        return response

@@ -1,0 +1,160 @@
+"""SAMLMiddleware: pure ASGI (no BaseHTTPMiddleware), over the transport-neutral gate.
+
+The per-request path (cookie check, scope injection) runs inline; login and
+ACS work runs in a worker thread so XML and crypto never block the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, MutableMapping
+from typing import Any, Callable
+
+import anyio.from_thread
+import anyio.to_thread
+from starlette.authentication import AuthCredentials, UnauthenticatedUser
+
+from .config import Settings
+from .gate import Gate
+from .http import HTTPRequest, HTTPResponse
+
+__all__ = ["SAMLMiddleware"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_AUTHENTICATED = AuthCredentials(["authenticated"])
+
+
+async def _await(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
+
+
+def _resolve_on_loop(awaitable: Awaitable[Any]) -> Any:
+    """Run an async user-directory hook on the event loop, from the worker thread."""
+    return anyio.from_thread.run(_await, awaitable)
+
+
+class SAMLMiddleware:
+    """Put SAML single sign-on in front of any ASGI application.
+
+    :param app: the ASGI application to protect (Starlette, FastAPI, Quart...).
+    :param settings: the configuration; read from ``SAML_*`` environment
+        variables when omitted.
+    :param gate_options: passed to :class:`~saml_middleware.gate.Gate`
+        (``directory=``, ``idp=``, ``replay=``, ``clock=``, ``token=``).
+
+    .. code-block:: python
+
+        from saml_middleware import SAMLMiddleware
+        app = SAMLMiddleware(app)   # request.user is now a SAMLUser
+
+    The wrapped app sees ``scope["user"]`` (a :class:`SAMLUser`),
+    ``scope["auth"]`` (``AuthCredentials(["authenticated"])``) and
+    ``scope["saml.logout_url"]``. Unauthenticated WebSockets are closed with 1008.
+
+    .. warning:: with ``SAML_ENABLED=false`` every request passes through
+       untouched and ``scope["user"]`` is not set.
+    """
+
+    def __init__(self, app: ASGIApp, settings: Settings | None = None, **gate_options: Any) -> None:
+        self.app = app
+        self.settings = settings if settings is not None else Settings.from_env()
+        self.gate = Gate(self.settings, **gate_options) if self.settings.enabled else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        gate = self.gate
+        kind = scope["type"]
+        if gate is None or kind not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        if kind == "http" and gate.is_endpoint(path):
+            await self._endpoint(gate, scope, receive, send)
+            return
+        cookie = None
+        for name, value in scope["headers"]:
+            if name == b"cookie":
+                cookie = value.decode("latin-1")
+                break
+        found = gate.authenticate(cookie)
+        if found is not None:
+            session, refresh = found
+            scope = dict(scope)
+            scope["user"] = session.user
+            scope["auth"] = _AUTHENTICATED
+            scope["saml.logout_url"] = gate.logout_url(session)
+            if refresh is not None and kind == "http":
+                send = _add_cookie(send, refresh)
+            await self.app(scope, receive, send)
+        elif gate.is_public(path):
+            scope = dict(scope, user=UnauthenticatedUser(), auth=AuthCredentials())
+            await self.app(scope, receive, send)
+        elif kind == "websocket":
+            await send({"type": "websocket.close", "code": 1008, "reason": "authentication required"})
+        else:
+            response = await anyio.to_thread.run_sync(gate.challenge, _request(scope, b""))
+            await _send(send, response)
+
+    async def _endpoint(self, gate: Gate, scope: Scope, receive: Receive, send: Send) -> None:
+        body = b""
+        if scope["method"] == "POST":
+            body = await _read_body(scope, receive, self.settings.max_body)
+        request = _request(scope, body)
+        response = await anyio.to_thread.run_sync(gate.handle_endpoint, request, _resolve_on_loop)
+        await _send(send, response)
+
+
+def _request(scope: Scope, body: bytes) -> HTTPRequest:
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+    raw = scope.get("raw_path")
+    client = scope.get("client")
+    return HTTPRequest(
+        method=scope.get("method", "GET"),
+        path=scope["path"],
+        query=scope.get("query_string", b"").decode("latin-1"),
+        headers=headers,
+        body=body,
+        client=client[0] if client else None,
+        raw_path=raw.decode("latin-1") if raw else None,
+    )
+
+
+async def _read_body(scope: Scope, receive: Receive, cap: int) -> bytes:
+    """The body, or its first ``cap + 1`` bytes (enough for the gate to refuse it)."""
+    for name, value in scope["headers"]:
+        if name == b"content-length" and value.isdigit() and int(value) > cap:
+            return b""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > cap or not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def _send(send: Send, response: HTTPResponse) -> None:
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+    headers.append((b"content-length", str(len(response.body)).encode()))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body})
+
+
+def _add_cookie(send: Send, set_cookie: str) -> Send:
+    header = (b"set-cookie", set_cookie.encode("latin-1"))
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = dict(message)
+            message["headers"] = [*message.get("headers", []), header]
+        await send(message)
+
+    return wrapped

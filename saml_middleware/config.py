@@ -1,0 +1,285 @@
+"""Settings: every ``SAML_*`` environment variable, parsed and validated at once.
+
+>>> s = Settings.from_env({
+...     "SAML_BASE_URL": "https://app.example.com",
+...     "SAML_SECRET_KEY": "change-me-to-32-random-bytes.....",
+...     "SAML_IDP_METADATA_FILE": "tests/data/federationmetadata.xml",
+... })                                                   # doctest: +SKIP
+>>> s.acs_url                                            # doctest: +SKIP
+'https://app.example.com/saml/acs'
+
+Any variable may also be given as ``NAME_FILE`` naming a file that holds the
+value (for secrets mounted by Docker or Kubernetes). A bad or missing value
+raises one :class:`~saml_middleware.errors.ConfigError` listing every problem.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+from urllib.parse import urlsplit
+
+from .errors import ConfigError
+from .pem import load_certificates, load_private_key
+
+__all__ = ["Settings"]
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+#: Entra ID claim URIs and the short aliases added beside them.
+ENTRA_ALIASES: dict[str, str] = {
+    "given_name": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname",
+    "surname": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname",
+    "email": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+    "name": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name",
+    "country": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/country",
+    "display_name": "http://schemas.microsoft.com/identity/claims/displayname",
+    "object_id": "http://schemas.microsoft.com/identity/claims/objectidentifier",
+    "tenant_id": "http://schemas.microsoft.com/identity/claims/tenantid",
+    "groups": "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups",
+    "roles": "http://schemas.microsoft.com/ws/2008/06/identity/claims/role",
+}
+
+
+def _env(environ: Mapping[str, str], name: str, problems: list[str]) -> str | None:
+    """``environ[name]``, or the content of the file named by ``name + "_FILE"``.
+
+    ``SAML_IDP_METADATA_FILE`` is a setting of its own (a path), so
+    ``SAML_IDP_METADATA`` takes no ``_FILE`` form.
+    """
+    if name in environ:
+        return environ[name]
+    if name == "SAML_IDP_METADATA":
+        return None
+    path = environ.get(name + "_FILE")
+    if path is None:
+        return None
+    try:
+        with open(path, encoding="utf-8-sig") as fh:
+            return fh.read().strip()
+    except OSError as exc:
+        problems.append(f"{name}_FILE: cannot read {path!r}: {exc.strerror}")
+        return None
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in value.split(",") if p.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The middleware's configuration. Build it with :meth:`from_env` or directly.
+
+    Field names are the environment variable names without ``SAML_``, lower
+    case. Certificates and keys accept PEM text, a path to a PEM file, or (for
+    the key) PKCS#8 DER. ``__post_init__`` validates and normalises everything
+    and raises a single :class:`ConfigError` listing every problem.
+
+    .. warning:: ``secret_key`` signs session cookies. Anyone who knows it can
+       log in as anyone: use 32 random bytes (``saml-middleware keygen``
+       prints one) and keep it out of source control.
+    """
+
+    base_url: str = ""
+    secret_key: tuple[str, ...] = ()
+    path_prefix: str = "/saml"
+    sp_entity_id: str = ""
+    acs_path: str = ""
+    idp_metadata_url: str = ""
+    idp_metadata: str = ""
+    idp_metadata_file: str = ""
+    idp_sso_url: str = ""
+    idp_slo_url: str = ""
+    idp_entity_id: str = ""
+    idp_cert: tuple[str, ...] = ()
+    idp_metadata_refresh: int = 86400
+    sp_key: str = ""
+    sp_cert: str = ""
+    email_attribute: str = ""
+    users: str = "assertion"
+    user_query: str = ""
+    user_id_attribute: str = ""
+    allowed_domains: tuple[str, ...] = ()
+    attribute_map: Mapping[str, str] = field(default_factory=dict)
+    allow_idp_initiated: bool = False
+    default_redirect: str = "/"
+    force_authn: bool = False
+    allow_sha1: bool = False
+    require_encryption: bool = False
+    session_max_age: int = 28800
+    session_idle_timeout: int = 3600
+    session_store: str = "cookie"
+    store_url: str = "memory://"
+    public_paths: tuple[str, ...] = ()
+    clock_skew: int = 180
+    response_max_age: int = 300
+    max_body: int = 256 * 1024
+    enabled: bool = True
+    admin_emails: tuple[str, ...] = ()
+    metrics_token: str = ""
+
+    def __post_init__(self) -> None:
+        problems: list[str] = []
+        set_ = object.__setattr__  # frozen: normalise in place once
+
+        base = self.base_url.rstrip("/")
+        parts = urlsplit(base)
+        if not base:
+            problems.append("SAML_BASE_URL is required (the app's external URL, e.g. https://app.example.com)")
+        elif parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            problems.append(f"SAML_BASE_URL must be an http(s) URL without query, got {self.base_url!r}")
+        set_(self, "base_url", base)
+
+        if isinstance(self.secret_key, str):
+            set_(self, "secret_key", _csv(self.secret_key))
+        if not self.secret_key:
+            problems.append("SAML_SECRET_KEY is required (comma-separated, newest first)")
+        elif any(len(k) < 16 for k in self.secret_key):
+            problems.append("SAML_SECRET_KEY: every key must be at least 16 characters")
+
+        prefix = "/" + self.path_prefix.strip("/") if self.path_prefix.strip("/") else ""
+        if not prefix:
+            problems.append("SAML_PATH_PREFIX must not be empty or '/'")
+        set_(self, "path_prefix", prefix)
+        acs = self.acs_path or f"{prefix}/acs"
+        if not acs.startswith("/"):
+            problems.append(f"SAML_ACS_PATH must start with '/', got {acs!r}")
+        set_(self, "acs_path", acs)
+        if not self.sp_entity_id:
+            set_(self, "sp_entity_id", f"{base}{prefix}/metadata")
+
+        sources = [n for n in ("idp_metadata_url", "idp_metadata", "idp_metadata_file") if getattr(self, n)]
+        manual = self.idp_sso_url or self.idp_entity_id or self.idp_cert
+        if len(sources) > 1:
+            problems.append("give only one of SAML_IDP_METADATA_URL, SAML_IDP_METADATA_FILE, SAML_IDP_METADATA")
+        if not sources and not manual:
+            problems.append(
+                "no IdP configured: set SAML_IDP_METADATA_URL (Entra: App Federation Metadata Url), "
+                "SAML_IDP_METADATA_FILE, or SAML_IDP_SSO_URL + SAML_IDP_ENTITY_ID + SAML_IDP_CERT"
+            )
+        if not sources and manual:
+            for name in ("idp_sso_url", "idp_entity_id", "idp_cert"):
+                if not getattr(self, name):
+                    problems.append(f"SAML_{name.upper()} is required when no IdP metadata is given")
+        if isinstance(self.idp_cert, str):
+            set_(self, "idp_cert", (self.idp_cert,))
+        try:
+            set_(self, "idp_cert", tuple(load_certificates("\n".join(self.idp_cert))) if self.idp_cert else ())
+        except ValueError as exc:
+            problems.append(f"SAML_IDP_CERT: {exc}")
+        if bool(self.sp_key) != bool(self.sp_cert):
+            problems.append("SAML_SP_KEY and SAML_SP_CERT go together: give both or neither")
+        elif self.sp_key:
+            try:
+                set_(self, "sp_key", load_private_key(self.sp_key))
+                set_(self, "sp_cert", load_certificates(self.sp_cert)[0])
+            except ValueError as exc:
+                problems.append(f"SAML_SP_KEY / SAML_SP_CERT: {exc}")
+        if self.require_encryption and not self.sp_key:
+            problems.append("SAML_REQUIRE_ENCRYPTION needs SAML_SP_KEY and SAML_SP_CERT")
+
+        if not (self.users == "assertion" or self.users.split(":", 1)[0] in ("file", "sql", "python")):
+            problems.append(
+                f"SAML_USERS must be assertion, file:PATH, sql:URL or python:module:function, got {self.users!r}"
+            )
+        if self.users.startswith("sql:") and not self.user_query:
+            problems.append("SAML_USER_QUERY is required with SAML_USERS=sql:... (a query taking :email)")
+        if self.session_store not in ("cookie", "server"):
+            problems.append(f"SAML_SESSION_STORE must be cookie or server, got {self.session_store!r}")
+        if self.store_url.split(":", 1)[0] not in ("memory", "redis", "rediss"):
+            problems.append(f"SAML_STORE_URL must be memory:// or redis://..., got {self.store_url!r}")
+        for name in ("session_max_age", "session_idle_timeout", "max_body", "idp_metadata_refresh", "response_max_age"):
+            if getattr(self, name) <= 0:
+                problems.append(f"SAML_{name.upper()} must be a positive number of seconds/bytes")
+        if self.clock_skew < 0:
+            problems.append("SAML_CLOCK_SKEW must not be negative")
+        if not self.default_redirect.startswith("/") or self.default_redirect.startswith("//"):
+            problems.append("SAML_DEFAULT_REDIRECT must be a path on this site, e.g. /")
+        set_(self, "public_paths", tuple("/" + p.lstrip("/") for p in self.public_paths))
+        set_(self, "allowed_domains", tuple(d.lower().lstrip("@") for d in self.allowed_domains))
+        set_(self, "admin_emails", tuple(e.casefold() for e in self.admin_emails))
+        if problems:
+            raise ConfigError(problems)
+
+    # -- derived values -------------------------------------------------
+    @property
+    def https(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    @property
+    def acs_url(self) -> str:
+        return self.base_url + self.acs_path
+
+    @property
+    def login_path(self) -> str:
+        return self.path_prefix + "/login"
+
+    @property
+    def logout_path(self) -> str:
+        return self.path_prefix + "/logout"
+
+    @property
+    def metadata_path(self) -> str:
+        return self.path_prefix + "/metadata"
+
+    # -- construction from the environment -------------------------------
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read every ``SAML_*`` variable from ``environ`` (default ``os.environ``).
+
+        :param overrides: field values that win over the environment.
+        :raises ConfigError: listing every unreadable or invalid value.
+        """
+        env = os.environ if environ is None else environ
+        problems: list[str] = []
+        kwargs: dict[str, Any] = {}
+        for f in fields(cls):
+            name = "SAML_" + f.name.upper()
+            raw = _env(env, name, problems)
+            if raw is None:
+                continue
+            try:
+                kwargs[f.name] = _convert(f.name, f.type, raw)
+            except ValueError as exc:
+                problems.append(f"{name}: {exc}")
+        kwargs.update(overrides)
+        try:
+            settings = cls(**kwargs)
+        except ConfigError as exc:
+            raise ConfigError(problems + exc.problems) from None
+        if problems:
+            raise ConfigError(problems)
+        return settings
+
+
+def _convert(name: str, type_: Any, raw: str) -> Any:
+    t = str(type_)
+    raw = raw.strip()
+    if t == "bool":
+        low = raw.lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise ValueError(f"expected true or false, got {raw!r}")
+    if t == "int":
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"expected a whole number, got {raw!r}") from None
+    if name == "idp_cert":
+        return (raw,)
+    if t.startswith("tuple"):
+        return _csv(raw)
+    if t.startswith("Mapping"):
+        out: dict[str, str] = {}
+        for item in _csv(raw):
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip() or not value.strip():
+                raise ValueError(f"expected name=claim pairs, got {item!r}")
+            out[key.strip()] = value.strip()
+        return out
+    return raw

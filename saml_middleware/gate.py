@@ -1,0 +1,175 @@
+"""Transport-neutral decisions: the one place the ASGI and WSGI adapters ask.
+
+* :meth:`Gate.is_endpoint` - is this path one of ours (``/saml/...``, the ACS)?
+* :meth:`Gate.authenticate` - the live session in these cookies, if any (cheap).
+* :meth:`Gate.challenge` - what an unauthenticated request gets (302 or 401).
+* :meth:`Gate.handle_endpoint` - login, ACS, metadata, logout, health.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from html import escape
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+from .acs import LOGIN_COOKIE_AGE, AssertionConsumer, Resolver, login_cookie_name
+from .config import Settings
+from .cookies import CookieCodec, cookie_header, parse_cookies
+from .directory import UserDirectory, directory_from_setting
+from .http import HTTPRequest, HTTPResponse
+from .idp import IdPInfo, load_idp
+from .pages import page
+from .paths import is_public, safe_return_path
+from .sessions import Session, SessionManager
+from .sp import ServiceProvider
+from .stores import ReplayCache, replay_cache_from_url
+
+__all__ = ["Gate"]
+
+
+def _run_here(awaitable: Awaitable[Any]) -> Any:
+    async def wait() -> Any:
+        return await awaitable
+
+    return asyncio.run(wait())
+
+
+class Gate:
+    """Everything the middleware decides, independent of ASGI or WSGI.
+
+    :param settings: the configuration.
+    :param idp: the IdP; loaded from settings when omitted.
+    :param directory: the user directory; from ``SAML_USERS`` when omitted.
+    :param replay: the replay cache; from ``SAML_STORE_URL`` when omitted.
+    :param clock: epoch seconds (tests freeze it).
+    :param token: randomness: ``token(n)`` returns a url-safe string of n bytes.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        idp: IdPInfo | None = None,
+        directory: UserDirectory | None = None,
+        replay: ReplayCache | None = None,
+        clock: Callable[[], float] = time.time,
+        token: Callable[[int], str] = secrets.token_urlsafe,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.token = token
+        self.idp = idp or load_idp(settings)
+        self.replay = replay or replay_cache_from_url(settings.store_url)
+        self.directory = directory or directory_from_setting(settings.users, user_query=settings.user_query)
+        self.sp = ServiceProvider(settings, self.idp, self.replay, clock=clock, random_id=lambda: "_" + token(16))
+        self.codec = CookieCodec(settings.secret_key)
+        self.sessions = SessionManager(settings, self.codec, clock=clock, token=token)
+        self.acs = AssertionConsumer(settings, self.sp, self.directory, self.sessions, self.codec, token)
+        prefix = settings.path_prefix
+        self._prefix_slash = prefix + "/"
+        self._routes: dict[str, Callable[[HTTPRequest, Resolver], HTTPResponse]] = {
+            settings.acs_path: self.acs,
+            prefix + "/login": self._login,
+            prefix + "/metadata": self._metadata,
+            prefix + "/logout": self._logout,
+            prefix + "/health": self._health,
+        }
+        self._public = settings.public_paths
+        self.session_cookie = self.sessions.name
+
+    # -- the per-request path -------------------------------------------
+    def is_endpoint(self, path: str) -> bool:
+        return path.startswith(self._prefix_slash) or path in self._routes
+
+    def is_public(self, path: str) -> bool:
+        return bool(self._public) and is_public(path, self._public)
+
+    def authenticate(self, cookie_header_value: str | None) -> tuple[Session, str | None] | None:
+        """The session in a ``Cookie`` header, and a refreshed ``Set-Cookie`` when due."""
+        if not cookie_header_value or self.session_cookie not in cookie_header_value:
+            return None
+        return self.sessions.load(parse_cookies(cookie_header_value).get(self.session_cookie))
+
+    def logout_url(self, session: Session) -> str:
+        return f"{self.settings.logout_path}?token={session.logout_token}"
+
+    # -- unauthenticated requests ---------------------------------------
+    def challenge(self, request: HTTPRequest) -> HTTPResponse:
+        """302 to the IdP for a browser asking for HTML; 401 JSON for anything else."""
+        accept = request.headers.get("accept", "")
+        target = request.target
+        wants_html = "text/html" in accept or "application/xhtml+xml" in accept
+        if request.method in ("GET", "HEAD") and wants_html and request.headers.get("x-requested-with") is None:
+            return self._start_login(safe_return_path(target) or self.settings.default_redirect)
+        login_url = f"{self.settings.base_url}{self.settings.login_path}?next={quote(target, safe='/')}"
+        return HTTPResponse.json(
+            401,
+            {"error": "authentication_required", "login_url": login_url},
+            {"www-authenticate": f'SAML login_url="{login_url}"'},
+        )
+
+    # -- endpoints --------------------------------------------------------
+    def handle_endpoint(self, request: HTTPRequest, resolve: Resolver = _run_here) -> HTTPResponse:
+        """Serve one of the middleware's own endpoints (may do heavy work)."""
+        handler = self._routes.get(request.path)
+        if handler is None:
+            return HTTPResponse.html(404, page("Not found", "There is nothing here."))
+        return handler(request, resolve)
+
+    def _start_login(self, next_path: str) -> HTTPResponse:
+        relay = self.token(18)
+        login = self.sp.build_login(relay)
+        value = self.codec.dump_login({"r": login.request_id, "n": next_path})
+        https = self.settings.https
+        cookie = cookie_header(
+            login_cookie_name(self.settings, relay),
+            value,
+            path=self.settings.acs_path,
+            max_age=LOGIN_COOKIE_AGE,
+            secure=https,
+            # The IdP's POST to the ACS is cross-site: SameSite=None (needs
+            # Secure). On plain http, browsers' default (Lax, with top-level
+            # POSTs allowed for two minutes) is the only thing that works.
+            samesite="None" if https else None,
+        )
+        return HTTPResponse.redirect(302, login.url, cookie)
+
+    def _login(self, request: HTTPRequest, resolve: Resolver) -> HTTPResponse:
+        if request.method not in ("GET", "HEAD"):
+            return HTTPResponse.html(405, page("Method not allowed", "Use GET."))
+        nxt = parse_qs(request.query).get("next", [""])[0]
+        return self._start_login(safe_return_path(nxt) or self.settings.default_redirect)
+
+    def _metadata(self, request: HTTPRequest, resolve: Resolver) -> HTTPResponse:
+        headers = [("content-type", "application/samlmetadata+xml"),
+                   ("content-disposition", 'inline; filename="sp-metadata.xml"')]
+        return HTTPResponse(200, headers, self.sp.metadata_xml())
+
+    def _health(self, request: HTTPRequest, resolve: Resolver) -> HTTPResponse:
+        return HTTPResponse.json(200, {"status": "ok"})
+
+    def _logout(self, request: HTTPRequest, resolve: Resolver) -> HTTPResponse:
+        found = self.authenticate(request.headers.get("cookie"))
+        signed_out = page(
+            "You are signed out",
+            "Your session in this application has ended.",
+            extra_html=f'<p><a href="{escape(self.settings.login_path)}">Sign in again</a></p>',
+        )
+        if request.method == "POST":
+            return HTTPResponse.redirect(303, self.settings.logout_path, self.sessions.clear_header())
+        if request.method not in ("GET", "HEAD"):
+            return HTTPResponse.html(405, page("Method not allowed", "Use GET or POST."))
+        if found is None:
+            return HTTPResponse.html(200, signed_out, self.sessions.clear_header())
+        token = parse_qs(request.query).get("token", [""])[0]
+        if secrets.compare_digest(token, found[0].logout_token):
+            return HTTPResponse.html(200, signed_out, self.sessions.clear_header())
+        form = (
+            f'<form method="post" action="{escape(self.settings.logout_path)}">'
+            "<button type=submit>Sign out</button></form>"
+        )
+        return HTTPResponse.html(200, page("Sign out?", f"Signed in as {found[0].user.email}.", extra_html=form))

@@ -1,0 +1,114 @@
+"""Who the assertion says the user is: e-mail, NameID, attributes, display name."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+
+from lxml import etree
+
+from .config import ENTRA_ALIASES
+from .errors import ResponseRejected
+from .user import SAMLUser
+from .xmlparse import q
+
+__all__ = ["IdentityReader", "normalize_email"]
+
+_EMAIL = re.compile(r"[^@\s<>\"\x00-\x1f\x7f]+@[^@\s<>\"\x00-\x1f\x7f]+\Z")
+_EMAIL_CLAIMS = (
+    ENTRA_ALIASES["email"],
+    "mail",
+    "email",
+    "urn:oid:0.9.2342.19200300.100.1.3",  # mail, as Shibboleth and other SAML IdPs name it
+    "upn",
+    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn",
+)
+
+
+def normalize_email(value: str) -> str:
+    """The comparison key of an e-mail: NFC, then casefold.
+
+    .. warning:: never NFKC. Compatibility folding maps a full-width "ｂ" to
+       "b", so a look-alike address at another IdP would match someone
+       else's local account.
+    """
+    return unicodedata.normalize("NFC", value.strip()).casefold()
+
+
+def _text(el: etree._Element) -> str:
+    # itertext skips comments but keeps the text after them, so
+    # "ross@<!-- c -->example.com" reads as the whole address.
+    return "".join(el.itertext()).strip()
+
+
+class IdentityReader:
+    """Builds the :class:`SAMLUser` from a verified assertion.
+
+    :param email_attribute: ``"nameid"``, an attribute name or alias, or ``""``
+        for auto (NameID if it is an e-mail, then the emailaddress claim,
+        ``mail``, ``email``, ``upn``).
+    :param attribute_map: extra ``alias -> attribute name`` pairs
+        (``SAML_ATTRIBUTE_MAP``), added to Entra's aliases.
+    :param allowed_domains: admitted e-mail domains (lower case); empty admits all.
+    """
+
+    def __init__(
+        self,
+        email_attribute: str = "",
+        attribute_map: Mapping[str, str] | None = None,
+        allowed_domains: Sequence[str] = (),
+    ) -> None:
+        self.aliases = {**ENTRA_ALIASES, **(attribute_map or {})}
+        self.email_attribute = email_attribute
+        self.allowed_domains = tuple(allowed_domains)
+
+    def __call__(self, assertion: etree._Element, issuer: str) -> SAMLUser:
+        name_id_el = assertion.find(f"{q('saml', 'Subject')}/{q('saml', 'NameID')}")
+        name_id = _text(name_id_el) if name_id_el is not None else ""
+        attributes: dict[str, list[str]] = {}
+        for attr in assertion.iterfind(f"{q('saml', 'AttributeStatement')}/{q('saml', 'Attribute')}"):
+            values = [_text(v) for v in attr.findall(q("saml", "AttributeValue"))]
+            attributes.setdefault(attr.get("Name", ""), []).extend(values)
+            friendly = attr.get("FriendlyName")
+            if friendly and friendly not in attributes:
+                attributes[friendly] = values
+        for alias, claim in self.aliases.items():
+            if claim in attributes and alias not in attributes:
+                attributes[alias] = attributes[claim]
+        email = self._email(name_id, attributes)
+        domain = email.rsplit("@", 1)[1].lower()
+        if self.allowed_domains and domain not in self.allowed_domains:
+            raise ResponseRejected("domain_not_allowed", f"domain {domain!r} is not allowed", email=email)
+        first = {k: v[0] for k, v in attributes.items() if v and v[0]}
+        display = first.get("display_name") or " ".join(
+            x for x in (first.get("given_name"), first.get("surname")) if x
+        )
+        stmt = assertion.find(q("saml", "AuthnStatement"))
+        return SAMLUser(
+            email=email,
+            name_id=name_id,
+            display_name=display or first.get("name") or email,
+            attributes=attributes,
+            session_index=stmt.get("SessionIndex") if stmt is not None else None,
+            issuer=issuer,
+        )
+
+    def _email(self, name_id: str, attributes: Mapping[str, list[str]]) -> str:
+        if self.email_attribute.lower() == "nameid":
+            candidates = [name_id]
+        elif self.email_attribute:
+            name = self.aliases.get(self.email_attribute, self.email_attribute)
+            candidates = attributes.get(name, [])[:1]
+        else:
+            # An Entra B2B guest's NameID is a UPN such as "ann_contoso.com#EXT#@tenant.onmicrosoft.com":
+            # shaped like an address but nobody's mailbox, so the claims come first for it.
+            guest = "#EXT#" in name_id.upper()
+            claims = [v[0] for c in _EMAIL_CLAIMS if (v := attributes.get(c))]
+            candidates = [*claims, name_id] if guest else [name_id, *claims]
+        for value in candidates:
+            value = unicodedata.normalize("NFC", value.strip())
+            if _EMAIL.match(value):
+                return value
+        where = self.email_attribute or "NameID or the e-mail claims"
+        raise ResponseRejected("no_email", f"no e-mail address in {where} (set SAML_EMAIL_ATTRIBUTE)")

@@ -1,0 +1,121 @@
+"""The login session: a signed cookie with the user, its age and last activity."""
+
+from __future__ import annotations
+
+import secrets
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .config import Settings
+from .cookies import CookieCodec, cookie_header
+from .user import SAMLUser
+
+__all__ = ["Session", "SessionManager"]
+
+
+@dataclass(frozen=True)
+class Session:
+    """A verified session.
+
+    :param sid: random session id, new at every login (no fixation).
+    :param issued: login time; the session ends ``SAML_SESSION_MAX_AGE`` after it.
+    :param seen: last recorded activity; idle for ``SAML_SESSION_IDLE_TIMEOUT`` ends it.
+    :param logout_token: proves a ``GET /saml/logout?token=`` came from this session's pages.
+    """
+
+    sid: str
+    user: SAMLUser
+    issued: float
+    seen: float
+    logout_token: str
+
+
+class SessionManager:
+    """Creates, reads and ends session cookies.
+
+    :param settings: cookie name and lifetimes come from here.
+    :param codec: the signer.
+    :param clock: epoch seconds.
+    :param token: randomness, ``token(n)`` -> url-safe string of ``n`` bytes.
+
+    The per-request path is :meth:`load`: a dictionary hit for a cookie seen
+    before, else one HMAC and a JSON decode. Activity is written back to the
+    cookie at most once a minute (or a quarter of the idle timeout).
+    """
+
+    CACHE_SIZE = 4096
+
+    def __init__(
+        self,
+        settings: Settings,
+        codec: CookieCodec,
+        *,
+        clock: Callable[[], float],
+        token: Callable[[int], str] = secrets.token_urlsafe,
+    ) -> None:
+        self.settings = settings
+        self.codec = codec
+        self.clock = clock
+        self.token = token
+        self.name = "__Host-saml_session" if settings.https else "saml_session"
+        self.max_age = settings.session_max_age
+        self.idle = settings.session_idle_timeout
+        self.touch_every = min(60.0, self.idle / 4)
+        self._cache: OrderedDict[str, Session] = OrderedDict()
+
+    def create(self, user: SAMLUser) -> tuple[Session, str]:
+        """A fresh session for ``user`` and its ``Set-Cookie`` header value."""
+        now = self.clock()
+        session = Session(self.token(16), user, now, now, self.token(16))
+        return session, self._header(session)
+
+    def load(self, value: str | None) -> tuple[Session, str | None] | None:
+        """The live session in cookie ``value`` and, when activity must be recorded,
+        a refreshed ``Set-Cookie``; ``None`` when absent, forged, expired or idle."""
+        if not value:
+            return None
+        session = self._cache.get(value)
+        if session is None:
+            session = self._decode(value)
+            if session is None:
+                return None
+            self._cache[value] = session
+            if len(self._cache) > self.CACHE_SIZE:
+                self._cache.popitem(last=False)
+        now = self.clock()
+        if now >= session.issued + self.max_age or now >= session.seen + self.idle:
+            self._cache.pop(value, None)
+            return None
+        if now - session.seen >= self.touch_every:
+            session = Session(session.sid, session.user, session.issued, now, session.logout_token)
+            return session, self._header(session)
+        return session, None
+
+    def clear_header(self) -> str:
+        """``Set-Cookie`` that deletes the session cookie."""
+        return cookie_header(self.name, "", max_age=0, secure=self.settings.https)
+
+    def _header(self, session: Session) -> str:
+        payload = {
+            "i": session.sid,
+            "u": session.user.to_dict(),
+            "t": session.issued,
+            "s": session.seen,
+            "l": session.logout_token,
+        }
+        remaining = int(session.issued + self.max_age - self.clock())
+        return cookie_header(
+            self.name, self.codec.dump_session(payload), max_age=max(remaining, 0), secure=self.settings.https
+        )
+
+    def _decode(self, value: str) -> Session | None:
+        data = self.codec.load_session(value)
+        if data is None:
+            return None
+        try:
+            return Session(
+                str(data["i"]), SAMLUser.from_dict(data["u"]), float(data["t"]), float(data["s"]), str(data["l"])
+            )
+        except (KeyError, TypeError, ValueError):
+            return None

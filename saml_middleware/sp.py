@@ -1,0 +1,223 @@
+"""ServiceProvider: the SAML protocol core. The only module that imports ``saml2``.
+
+No HTTP objects in or out: strings and bytes in, plain values out. pysaml2
+builds the outgoing messages (AuthnRequest, SP metadata); incoming responses
+go through this package's own hardened pipeline (``checks.py``), because
+pysaml2 alone accepts too much (see ``docs/security.md``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, md, saml, samlp
+from saml2.xmldsig import KeyInfo, X509Certificate, X509Data
+
+from .checks import Expected, check_protocol, check_signatures, check_structure
+from .config import Settings
+from .crypto import SignatureVerifier
+from .errors import ConfigError, ResponseRejected
+from .identity import IdentityReader
+from .idp import IdPInfo
+from .stores import ReplayCache
+from .user import SAMLUser
+from .xmlparse import parse_untrusted
+
+__all__ = ["LoginRequest", "ServiceProvider", "Verified"]
+
+_RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+_WHITESPACE = bytes.maketrans(b"", b"")
+
+
+@dataclass(frozen=True)
+class LoginRequest:
+    """An AuthnRequest ready to send: the URL to redirect to and its ID."""
+
+    url: str
+    request_id: str
+
+
+@dataclass(frozen=True)
+class Verified:
+    """A response that passed every check."""
+
+    user: SAMLUser
+    assertion_id: str
+    valid_until: float
+    signed: dict[str, str] = field(default_factory=dict)
+
+
+def _instant(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def decode_post_binding(value: str | bytes) -> bytes:
+    """Strict base64 of UTF-8 XML, as the HTTP-POST binding carries it. Never inflated."""
+    raw = value.encode("ascii", "replace") if isinstance(value, str) else value
+    raw = raw.translate(_WHITESPACE, b" \t\r\n")
+    try:
+        data = base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        raise ResponseRejected("bad_encoding", "SAMLResponse is not strict base64") from None
+    if not data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        raise ResponseRejected("bad_encoding", "SAMLResponse is not XML (DEFLATE is not used on the POST binding)")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ResponseRejected("bad_encoding", "SAMLResponse is not valid UTF-8") from None
+    return data
+
+
+class ServiceProvider:
+    """Builds AuthnRequests and SP metadata; validates SAML responses.
+
+    :param settings: the configuration.
+    :param idp: the IdP as loaded (``idp.load_idp``).
+    :param replay: where accepted assertion IDs are remembered.
+    :param clock: epoch seconds; tests freeze it.
+    :param random_id: makes message IDs; tests make it predictable.
+
+    >>> sp = ServiceProvider(settings, load_idp(settings), MemoryReplayCache())  # doctest: +SKIP
+    >>> login = sp.build_login(relay_state="k3y")                                # doctest: +SKIP
+    >>> verified = sp.process_response(form["SAMLResponse"], login.request_id)   # doctest: +SKIP
+    >>> verified.user.email                                                      # doctest: +SKIP
+    'b.simon@contoso.com'
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        idp: IdPInfo,
+        replay: ReplayCache,
+        *,
+        clock: Callable[[], float] = time.time,
+        random_id: Callable[[], str] = lambda: "_" + secrets.token_hex(16),
+    ) -> None:
+        problems = []
+        if not idp.entity_id:
+            problems.append("the IdP entity ID is unknown (SAML_IDP_ENTITY_ID)")
+        if not idp.sso_url.startswith(("https://", "http://")):
+            problems.append(f"the IdP login URL {idp.sso_url!r} is not an http(s) URL (SAML_IDP_SSO_URL)")
+        if not idp.certificates:
+            problems.append("no IdP signing certificate (SAML_IDP_CERT or metadata)")
+        if problems:
+            raise ConfigError(problems)
+        self.settings = settings
+        self.idp = idp
+        self.replay = replay
+        self.clock = clock
+        self.random_id = random_id
+        self.verify_signature = SignatureVerifier(idp.certificates, allow_sha1=settings.allow_sha1)
+        self.read_identity = IdentityReader(settings.email_attribute, settings.attribute_map, settings.allowed_domains)
+        self._sign_key: rsa.RSAPrivateKey | None = None
+        if settings.sp_key:
+            key = serialization.load_pem_private_key(settings.sp_key.encode(), password=None)
+            if not isinstance(key, rsa.RSAPrivateKey):
+                raise ConfigError(["SAML_SP_KEY must be an RSA key"])
+            self._sign_key = key
+        self._metadata = self._build_metadata()
+
+    # -- outgoing -------------------------------------------------------
+    def build_login(self, relay_state: str) -> LoginRequest:
+        """An AuthnRequest on the HTTP-Redirect binding (deflated, signed if keyed).
+
+        No ``RequestedAuthnContext``: Entra refuses users who signed in with
+        MFA when the SP asks for password authentication.
+        """
+        s = self.settings
+        request_id = self.random_id()
+        request = samlp.AuthnRequest(
+            id=request_id,
+            version="2.0",
+            issue_instant=_instant(self.clock()),
+            destination=self.idp.sso_url,
+            assertion_consumer_service_url=s.acs_url,
+            protocol_binding=BINDING_HTTP_POST,
+            issuer=saml.Issuer(text=s.sp_entity_id),
+            name_id_policy=samlp.NameIDPolicy(allow_create="true"),
+            force_authn="true" if s.force_authn else None,
+        )
+        deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
+        deflated = deflater.compress(request.to_string()) + deflater.flush()
+        args = {"SAMLRequest": base64.b64encode(deflated).decode("ascii"), "RelayState": relay_state}
+        if self._sign_key is not None:
+            args["SigAlg"] = _RSA_SHA256
+            signed = urlencode(args).encode("ascii")
+            signature = self._sign_key.sign(signed, padding.PKCS1v15(), hashes.SHA256())
+            args["Signature"] = base64.b64encode(signature).decode("ascii")
+        glue = "&" if "?" in self.idp.sso_url else "?"
+        return LoginRequest(self.idp.sso_url + glue + urlencode(args), request_id)
+
+    def metadata_xml(self) -> bytes:
+        """The SP metadata to give the IdP (Entra: "Upload metadata file")."""
+        return self._metadata
+
+    def _build_metadata(self) -> bytes:
+        s = self.settings
+        keys = []
+        if s.sp_cert:
+            body = "".join(s.sp_cert.strip().splitlines()[1:-1])
+            for use in ("signing", "encryption"):
+                info = KeyInfo(x509_data=[X509Data(x509_certificate=X509Certificate(text=body))])
+                keys.append(md.KeyDescriptor(use=use, key_info=info))
+        descriptor = md.SPSSODescriptor(
+            protocol_support_enumeration=samlp.NAMESPACE,
+            authn_requests_signed="true" if s.sp_key else "false",
+            want_assertions_signed="true",
+            key_descriptor=keys,
+            single_logout_service=[
+                md.SingleLogoutService(binding=BINDING_HTTP_REDIRECT, location=s.base_url + s.path_prefix + "/sls")
+            ],
+            name_id_format=[md.NameIDFormat(text=saml.NAMEID_FORMAT_EMAILADDRESS)],
+            assertion_consumer_service=[
+                md.AssertionConsumerService(binding=BINDING_HTTP_POST, location=s.acs_url, index="0", is_default="true")
+            ],
+        )
+        entity = md.EntityDescriptor(entity_id=s.sp_entity_id, spsso_descriptor=descriptor)
+        return b'<?xml version="1.0" encoding="UTF-8"?>\n' + bytes(entity.to_string())
+
+    # -- incoming -------------------------------------------------------
+    def process_response(self, saml_response: str | bytes, expected_request_id: str | None) -> Verified:
+        """Run every check of ``docs/security.md`` on a posted SAMLResponse.
+
+        :param saml_response: the base64 form field (or raw XML bytes starting with ``<``).
+        :param expected_request_id: the AuthnRequest ID this browser's login
+            cookie names, or ``None`` (then only an unsolicited response can
+            pass, and only with ``SAML_ALLOW_IDP_INITIATED``).
+        :raises ResponseRejected: with the reason code of the first failed check.
+        """
+        s = self.settings
+        if isinstance(saml_response, bytes) and saml_response.lstrip().startswith(b"<"):
+            data = saml_response
+        else:
+            data = decode_post_binding(saml_response)
+        root = parse_untrusted(data)
+        parts = check_structure(root)
+        signed = check_signatures(parts, self.verify_signature)
+        now = self.clock()
+        expected = Expected(
+            acs_url=s.acs_url,
+            sp_entity_id=s.sp_entity_id,
+            idp_entity_id=self.idp.entity_id,
+            request_id=expected_request_id,
+            allow_unsolicited=s.allow_idp_initiated,
+            clock_skew=s.clock_skew,
+            max_age=s.response_max_age,
+        )
+        valid_until = check_protocol(parts, signed, expected, now)
+        assertion_id = parts.assertion.get("ID", "")
+        if not assertion_id:
+            raise ResponseRejected("malformed_response", "the assertion has no ID")
+        if not self.replay.add(f"{s.sp_entity_id}|assertion|{assertion_id}", max(valid_until, now + 1)):
+            raise ResponseRejected("replayed", f"assertion {assertion_id} was already used")
+        user = self.read_identity(parts.assertion, self.idp.entity_id)
+        return Verified(user, assertion_id, valid_until, signed)

@@ -1,0 +1,37 @@
+"""Shared state: the replay cache (and, with ``SAML_SESSION_STORE=server``, sessions).
+
+``SAML_STORE_URL`` picks the implementation: ``memory://`` (one process, the
+default) or ``redis://`` (several processes or hosts).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ..errors import ConfigError
+from .memory import MemoryReplayCache
+
+__all__ = ["MemoryReplayCache", "ReplayCache", "replay_cache_from_url"]
+
+
+class ReplayCache(Protocol):
+    """Remembers one-time keys (assertion IDs, consumed login requests)."""
+
+    def add(self, key: str, expires_at: float) -> bool:
+        """Record ``key`` until ``expires_at`` (epoch seconds).
+
+        :returns: ``True`` if the key was new, ``False`` if it was already
+            there (a replay). Must be atomic across every process sharing the store.
+        :raises StoreUnavailable: when the store cannot be reached (fail closed).
+        """
+        ...
+
+
+def replay_cache_from_url(url: str) -> ReplayCache:
+    """Build the replay cache named by ``SAML_STORE_URL``."""
+    scheme = url.split(":", 1)[0]
+    if scheme == "memory":
+        return MemoryReplayCache()
+    raise ConfigError(
+        [f"SAML_STORE_URL={url.split('@')[-1]!r}: only memory:// is available in this version (Redis is planned)"]
+    )

@@ -1,0 +1,157 @@
+"""Real responses from real IdPs (../shared/interop) through the protocol core, clock frozen."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+
+from saml_middleware.checks import parse_instant
+from saml_middleware.config import Settings
+from saml_middleware.errors import ResponseRejected
+from saml_middleware.idp import IdPInfo, parse_idp_metadata
+from saml_middleware.pem import load_certificates
+from saml_middleware.sp import ServiceProvider
+from saml_middleware.stores import MemoryReplayCache
+
+INTEROP = Path(__file__).resolve().parents[2] / "shared" / "interop"
+if not INTEROP.is_dir():  # a checkout elsewhere: the corpus is shipped beside the repo
+    INTEROP = Path(__file__).resolve().parent / "data" / "interop"
+
+
+def _core(cert: str, acs: str, audience: str, issuer: str, freeze: str, **options: object) -> ServiceProvider:
+    base, _, path = acs.partition("://")
+    host, _, acs_path = path.partition("/")
+    settings = Settings(
+        base_url=f"{base}://{host}",
+        secret_key=("interop-secret-key-0123456789",),
+        acs_path="/" + acs_path,
+        sp_entity_id=audience,
+        idp_sso_url="https://idp.example/sso",
+        idp_entity_id=issuer,
+        idp_cert=tuple(load_certificates((INTEROP / cert).read_text())),
+        **options,  # type: ignore[arg-type]
+    )
+    now = parse_instant(freeze, "freeze")
+    idp = IdPInfo(issuer, "https://idp.example/sso", settings.idp_cert)
+    return ServiceProvider(settings, idp, MemoryReplayCache(clock=lambda: now), clock=lambda: now)
+
+
+def _read(name: str) -> str | bytes:
+    data = (INTEROP / name).read_bytes()
+    return data if data.lstrip().startswith(b"<") else data.decode()
+
+
+# name, cert, ACS (Destination/Recipient), Audience, Issuer, InResponseTo, freeze, e-mail or reason, options
+CASES = [
+    ("01_entra_ssoready_response.xml", "01_entra_ssoready_signing_cert.pem",
+     "http://localhost:8080/accounts/8155d0cc-d51b-461a-a062-821b6bd574b1/saml/acs",
+     "http://localhost:8080/accounts/8155d0cc-d51b-461a-a062-821b6bd574b1/saml",
+     "https://sts.windows.net/a9054a0f-2011-4e31-b3ac-fd8c354146ec/", None, "2023-11-17T18:40:00Z",
+     "ulysse.carion@codomaindata.com", {"allow_idp_initiated": True}),
+    ("03_entra_tercen_response.xml", "03_entra_tercen_signing_cert.pem",
+     "https://devpg.tercen.com/_service/sso/auth/saml", "https://devpg.tercen.com/_service/sso/auth/saml",
+     "https://sts.windows.net/5b5c94c6-14cf-42da-85bc-4e08722b253b/", "id6491e192-e2d9-4970-ab03-e38ffda6e033",
+     "2022-02-23T17:50:00Z", "test@alexandremaurelgmail.onmicrosoft.com", {}),
+    ("07_adfs_gosaml2_response.b64", "07_adfs_gosaml2_signing_cert.pem",
+     "https://saml.test.nope/session/sso/saml/acs/dknhyszjl7",
+     "https://saml.test.nope/session/sso/saml/spentityid/dknhyszjl7",
+     "http://fs.spstest2.com/adfs/services/trust", "_5988bf45-1cc8-4228-b3e8-1aa8590e63d3",
+     "2017-09-21T23:28:00Z", "paul@spstest2.com", {}),
+    ("10_okta_ssoready_response_BROKEN_RESPONSE_SIG.xml", "10_okta_ssoready_signing_cert.pem",
+     "http://localhost:8080/x", "x", "http://www.okta.com/x", None, "2024-04-25T20:32:00Z",
+     "signature_invalid", {"allow_idp_initiated": True}),
+    ("16_onelogin_crewjam_response.b64", "16_onelogin_crewjam_signing_cert.pem",
+     "https://29ee6d2e.ngrok.io/saml/acs", "https://29ee6d2e.ngrok.io/saml/metadata",
+     "https://app.onelogin.com/saml/metadata/503983", "id-d40c15c104b52691eccf0a2a5c8a15595be75423",
+     "2016-01-05T17:53:12Z", "weak_algorithm", {}),
+    ("17_onelogin_crewjam_XSW1_INVALID.b64", "16_onelogin_crewjam_signing_cert.pem",
+     "https://29ee6d2e.ngrok.io/saml/acs", "https://29ee6d2e.ngrok.io/saml/metadata",
+     "https://app.onelogin.com/saml/metadata/503983", "id-d40c15c104b52691eccf0a2a5c8a15595be75423",
+     "2016-01-05T17:53:12Z", "multiple_assertions", {"allow_sha1": True}),
+    ("18_onelogin_crewjam_XSW2_INVALID.b64", "16_onelogin_crewjam_signing_cert.pem",
+     "https://29ee6d2e.ngrok.io/saml/acs", "https://29ee6d2e.ngrok.io/saml/metadata",
+     "https://app.onelogin.com/saml/metadata/503983", "id-d40c15c104b52691eccf0a2a5c8a15595be75423",
+     "2016-01-05T17:53:12Z", "multiple_assertions", {"allow_sha1": True}),
+    ("05_aad_wsfed_saml2_assertion_valid.xml", "04_aad_2017_signing_cert.pem",
+     "https://x/acs", "spn:fe78e0b4-6fe7-47e6-812c-fb75cee266a4",
+     "https://sts.windows.net/add29489-7269-41f4-8841-b63c95564420/", None, "2017-03-20T16:00:00Z",
+     "not_a_response", {}),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_interop_verdicts(case: tuple) -> None:
+    name, cert, acs, audience, issuer, request_id, freeze, expected, options = case
+    sp = _core(cert, acs, audience, issuer, freeze, **options)
+    if "@" in expected:
+        verified = sp.process_response(_read(name), request_id)
+        assert verified.user.email.casefold() == expected.casefold() or expected in str(verified.user.attributes)
+    else:
+        with pytest.raises(ResponseRejected) as info:
+            sp.process_response(_read(name), request_id)
+        assert info.value.reason == expected
+
+
+def test_entra_response_user_carries_claims_and_aliases() -> None:
+    case = CASES[1]
+    sp = _core(case[1], case[2], case[3], case[4], case[6])
+    user = sp.process_response(_read(case[0]), case[5]).user
+    assert user.email == "test@alexandremaurelgmail.onmicrosoft.com"
+    assert user.name_id == user.email
+    assert user.attributes["tenant_id"] == ["5b5c94c6-14cf-42da-85bc-4e08722b253b"]
+    assert "http://schemas.microsoft.com/identity/claims/objectidentifier" in user.attributes
+    assert user.attributes["object_id"] == user.attributes[
+        "http://schemas.microsoft.com/identity/claims/objectidentifier"
+    ]
+
+
+def test_entra_b2b_guest_email_comes_from_the_emailaddress_claim() -> None:
+    """01's NameID is a guest UPN with #EXT#: not an e-mail, so the claim is used."""
+    case = CASES[0]
+    sp = _core(case[1], case[2], case[3], case[4], case[6], **case[8])
+    user = sp.process_response(_read(case[0]), None).user
+    assert "#EXT#" in user.name_id
+    assert user.email == "ulysse.carion@codomaindata.com"
+
+
+def test_interop_real_response_is_refused_once_the_clock_moves_on() -> None:
+    case = CASES[1]
+    sp = _core(case[1], case[2], case[3], case[4], "2022-02-23T19:00:00Z")
+    with pytest.raises(ResponseRejected) as info:
+        sp.process_response(_read(case[0]), case[5])
+    assert info.value.reason == "expired"
+
+
+def test_interop_response_replayed_is_refused() -> None:
+    case = CASES[1]
+    sp = _core(case[1], case[2], case[3], case[4], case[6])
+    sp.process_response(_read(case[0]), case[5])
+    with pytest.raises(ResponseRejected) as info:
+        sp.process_response(_read(case[0]), case[5])
+    assert info.value.reason == "replayed"
+
+
+def test_sha1_onelogin_response_is_accepted_only_when_allowed() -> None:
+    case = CASES[4]
+    sp = _core(case[1], case[2], case[3], case[4], case[6], allow_sha1=True)
+    assert sp.process_response(_read(case[0]), case[5]).user.email == "ross@kndr.org"
+
+
+def test_entra_federation_metadata_with_bom_parses() -> None:
+    info = parse_idp_metadata((INTEROP / "02_entra_ssoready_FederationMetadata.xml").read_bytes())
+    assert info.entity_id == "https://sts.windows.net/a9054a0f-2011-4e31-b3ac-fd8c354146ec/"
+    assert info.sso_url.startswith("https://login.microsoftonline.com/a9054a0f-")
+    pinned = load_certificates((INTEROP / "01_entra_ssoready_signing_cert.pem").read_text())
+    assert info.certificates == tuple(pinned)
+
+
+def test_adfs_metadata_takes_the_signing_key_not_the_encryption_key_listed_first() -> None:
+    info = parse_idp_metadata((INTEROP / "08_adfs2016_v4_FederationMetadata.xml").read_bytes())
+    assert info.certificates == tuple(load_certificates((INTEROP / "08_adfs2016_v4_signing_cert.pem").read_text()))
+
+
+def test_base64_capture_decodes_like_a_browser_posts_it() -> None:
+    raw = (INTEROP / "07_adfs_gosaml2_response.b64").read_text()
+    assert base64.b64decode("".join(raw.split())).lstrip().startswith(b"<")

@@ -71,9 +71,12 @@ class AssertionConsumer:
         try:
             relay, form = self._read_form(request)
             pending = self._pending(request, relay)
-            verified = self.sp.process_response(form["SAMLResponse"][0], pending.get("r") if pending else None)
+            verified = self.sp.process_response(
+                form["SAMLResponse"][0], pending.get("r") if pending else None
+            )
             if pending and not self.sp.replay.add(
-                f"{self.settings.sp_entity_id}|request|{pending['r']}", self.sp.clock() + LOGIN_COOKIE_AGE
+                f"{self.settings.sp_entity_id}|request|{pending['r']}",
+                self.sp.clock() + LOGIN_COOKIE_AGE,
             ):
                 raise ResponseRejected("in_response_to", "this login request was already consumed")
             found = self.directory.lookup(verified.user)
@@ -82,7 +85,7 @@ class AssertionConsumer:
                 raise ResponseRejected("unknown_user", "not in the user directory", email=verified.user.email)
             if not isinstance(user, SAMLUser):
                 raise TypeError(f"the user directory returned {type(user).__name__}, not SAMLUser or None")
-            session, session_cookie = self.sessions.create(user)
+            _, session_cookie = self.sessions.create(user)
         except ResponseRejected as exc:
             return self._refuse(exc, ref, relay)
         except StoreUnavailable as exc:
@@ -91,7 +94,9 @@ class AssertionConsumer:
             return HTTPResponse.html(503, body, *self._forget(relay))
         except Exception:
             logger.exception("SAML response caused an unexpected error ref=%s", ref, extra={"saml_ref": ref})
-            return self._refuse(ResponseRejected("malformed_response", "unexpected error"), ref, relay, log=False)
+            return self._refuse(
+                ResponseRejected("malformed_response", "unexpected error"), ref, relay, log=False
+            )
         target = (pending or {}).get("n") or (safe_return_path(relay) if relay and not pending else None)
         logger.info(
             "SAML login accepted email=%s ref=%s idp=%s",
@@ -100,7 +105,9 @@ class AssertionConsumer:
             self.sp.idp.entity_id,
             extra={"saml_event": "login", "saml_email": user.email, "saml_ref": ref},
         )
-        return HTTPResponse.redirect(303, target or self.settings.default_redirect, session_cookie, *self._forget(relay))
+        return HTTPResponse.redirect(
+            303, target or self.settings.default_redirect, session_cookie, *self._forget(relay)
+        )
 
     def _read_form(self, request: HTTPRequest) -> tuple[str | None, dict[str, list[str]]]:
         s = self.settings
@@ -138,7 +145,9 @@ class AssertionConsumer:
         name = login_cookie_name(self.settings, relay)
         return [cookie_header(name, "", path=self.settings.acs_path, max_age=0, secure=secure, samesite=None)]
 
-    def _refuse(self, exc: ResponseRejected, ref: str, relay: str | None, *, log: bool = True) -> HTTPResponse:
+    def _refuse(
+        self, exc: ResponseRejected, ref: str, relay: str | None, *, log: bool = True
+    ) -> HTTPResponse:
         if log:
             logger.warning(
                 "SAML response refused reason=%s ref=%s idp=%s email=%s detail=%s",
@@ -147,7 +156,12 @@ class AssertionConsumer:
                 self.sp.idp.entity_id,
                 exc.email or "-",
                 exc.detail,
-                extra={"saml_event": "refusal", "saml_reason": exc.reason, "saml_ref": ref, "saml_email": exc.email},
+                extra={
+                    "saml_event": "refusal",
+                    "saml_reason": exc.reason,
+                    "saml_ref": ref,
+                    "saml_email": exc.email,
+                },
             )
         retry = f'<p><a href="{escape(self.settings.login_path)}">Sign in again</a></p>'
         if exc.reason == "unknown_user":
@@ -158,8 +172,12 @@ class AssertionConsumer:
                 reference=ref,
             )
         elif exc.reason == "unsolicited":
-            body = page("Start from the application", "Open the application and sign in from there.", reference=ref,
-                        extra_html=retry)
+            body = page(
+                "Start from the application",
+                "Open the application and sign in from there.",
+                reference=ref,
+                extra_html=retry,
+            )
         else:
             body = page(
                 "Sign-in failed",

@@ -6,8 +6,8 @@ ACS work runs in a worker thread so XML and crypto never block the event loop.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, MutableMapping
-from typing import Any, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 
 import anyio.from_thread
 import anyio.to_thread

@@ -19,7 +19,14 @@ from lxml import etree
 from .errors import ResponseRejected
 from .xmlparse import q
 
-__all__ = ["Expected", "Parts", "check_protocol", "check_signatures", "check_structure", "parse_instant"]
+__all__ = [
+    "Expected",
+    "Parts",
+    "check_protocol",
+    "check_signatures",
+    "check_structure",
+    "parse_instant",
+]
 
 _ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 _EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
@@ -65,7 +72,7 @@ def parse_instant(value: str | None, what: str) -> float:
         raise ResponseRejected("malformed_response", f"{what} is missing or not an xs:dateTime: {value!r}")
     y, mo, d, h, mi, s, frac, zone = m.groups()
     try:
-        ts = calendar.timegm((int(y), int(mo), int(d), int(h), int(mi), int(s), 0, 0, 0))
+        ts = float(calendar.timegm((int(y), int(mo), int(d), int(h), int(mi), int(s), 0, 0, 0)))
     except (ValueError, OverflowError):
         raise ResponseRejected("malformed_response", f"{what} is out of range: {value!r}") from None
     if frac:
@@ -73,7 +80,7 @@ def parse_instant(value: str | None, what: str) -> float:
     if zone and zone != "Z":
         sign = 1 if zone[0] == "+" else -1
         ts -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
-    return float(ts)
+    return ts
 
 
 def check_structure(root: etree._Element) -> Parts:
@@ -99,10 +106,11 @@ def check_structure(root: etree._Element) -> Parts:
     for sig in root.iter(q("ds", "Signature")):
         parent = sig.getparent()
         if parent is not root and parent is not assertion:
-            raise ResponseRejected("wrapped_signature", "a signature is not a child of the Response or Assertion")
+            raise ResponseRejected(
+                "wrapped_signature", "a signature is not a child of the Response or Assertion"
+            )
         if id(parent) in signatures:
             raise ResponseRejected("wrapped_signature", "two signatures on one element")
-        assert parent is not None
         _check_signature_shape(sig, parent)
         signatures[id(parent)] = sig
     return Parts(root, assertion, signatures.get(id(root)), signatures.get(id(assertion)))
@@ -123,9 +131,12 @@ def _check_signature_shape(sig: etree._Element, parent: etree._Element) -> None:
     ident = parent.get("ID")
     if not ident or refs[0].get("URI") != "#" + ident:
         raise ResponseRejected(
-            "wrapped_signature", f"signature references {refs[0].get('URI')!r}, not its parent #{ident}"
+            "wrapped_signature",
+            f"signature references {refs[0].get('URI')!r}, not its parent #{ident}",
         )
-    transforms = [t.get("Algorithm") for t in refs[0].iterfind(f"{q('ds', 'Transforms')}/{q('ds', 'Transform')}")]
+    transforms = [
+        t.get("Algorithm") for t in refs[0].iterfind(f"{q('ds', 'Transforms')}/{q('ds', 'Transform')}")
+    ]
     if _ENVELOPED not in transforms or any(t not in _ALLOWED_TRANSFORMS for t in transforms):
         raise ResponseRejected("wrapped_signature", f"unexpected transforms {transforms!r}")
 
@@ -165,9 +176,12 @@ def check_protocol(parts: Parts, signed: dict[str, str], expected: Expected, now
         raise ResponseRejected("destination", "Destination is required when only the Response is signed")
     for where, el in (("Response", resp), ("Assertion", a)):
         issuer = _issuer(el)
-        if (issuer is None and where == "Assertion") or (issuer is not None and issuer != expected.idp_entity_id):
+        if (issuer is None and where == "Assertion") or (
+            issuer is not None and issuer != expected.idp_entity_id
+        ):
             raise ResponseRejected(
-                "issuer", f"{where} Issuer is {issuer!r}, the IdP entity ID is {expected.idp_entity_id!r}"
+                "issuer",
+                f"{where} Issuer is {issuer!r}, the IdP entity ID is {expected.idp_entity_id!r}",
             )
         issued = parse_instant(el.get("IssueInstant"), f"{where} IssueInstant")
         if issued > now + skew:
@@ -188,9 +202,9 @@ def check_protocol(parts: Parts, signed: dict[str, str], expected: Expected, now
     conditions = a.find(q("saml", "Conditions"))
     if conditions is None:
         raise ResponseRejected("conditions_missing", "the assertion has no Conditions")
-    if conditions.get("NotBefore") is not None:
-        if parse_instant(conditions.get("NotBefore"), "Conditions NotBefore") > now + skew:
-            raise ResponseRejected("not_yet_valid", "Conditions NotBefore is in the future")
+    not_before = conditions.get("NotBefore")
+    if not_before is not None and parse_instant(not_before, "Conditions NotBefore") > now + skew:
+        raise ResponseRejected("not_yet_valid", "Conditions NotBefore is in the future")
     if conditions.get("NotOnOrAfter") is not None:
         until = parse_instant(conditions.get("NotOnOrAfter"), "Conditions NotOnOrAfter")
         if now >= until + skew:
@@ -203,7 +217,8 @@ def check_protocol(parts: Parts, signed: dict[str, str], expected: Expected, now
         audiences = [(x.text or "").strip() for x in restriction.findall(q("saml", "Audience"))]
         if expected.sp_entity_id not in audiences:
             raise ResponseRejected(
-                "audience", f"Audience is {audiences!r}, SAML_SP_ENTITY_ID is {expected.sp_entity_id!r}"
+                "audience",
+                f"Audience is {audiences!r}, SAML_SP_ENTITY_ID is {expected.sp_entity_id!r}",
             )
     for stmt in a.findall(q("saml", "AuthnStatement")):
         session_end = stmt.get("SessionNotOnOrAfter")
@@ -218,22 +233,28 @@ def _check_subject(a: etree._Element, expected: Expected, now: float) -> float:
     bearers = [c for c in confirmations if c.get("Method") == _BEARER]
     if not bearers:
         raise ResponseRejected("subject_confirmation", "no bearer SubjectConfirmation in the assertion")
-    until = 0.0
+    until, skew = 0.0, expected.clock_skew
     for conf in bearers:
         data = conf.find(q("saml", "SubjectConfirmationData"))
         if data is None or data.get("NotOnOrAfter") is None:
-            raise ResponseRejected("conditions_missing", "bearer SubjectConfirmationData without NotOnOrAfter")
+            raise ResponseRejected(
+                "conditions_missing", "bearer SubjectConfirmationData without NotOnOrAfter"
+            )
         recipient = data.get("Recipient")
         if recipient != expected.acs_url:
-            raise ResponseRejected("recipient", f"Recipient is {recipient!r}, this ACS is {expected.acs_url!r}")
+            raise ResponseRejected(
+                "recipient", f"Recipient is {recipient!r}, this ACS is {expected.acs_url!r}"
+            )
         end = parse_instant(data.get("NotOnOrAfter"), "SubjectConfirmationData NotOnOrAfter")
         if now >= end + expected.clock_skew:
             raise ResponseRejected("expired", "SubjectConfirmationData NotOnOrAfter has passed")
-        if data.get("NotBefore") is not None:
-            if parse_instant(data.get("NotBefore"), "SubjectConfirmationData NotBefore") > now + expected.clock_skew:
-                raise ResponseRejected("not_yet_valid", "SubjectConfirmationData NotBefore is in the future")
+        starts = data.get("NotBefore")
+        if starts is not None and parse_instant(starts, "SubjectConfirmationData NotBefore") > now + skew:
+            raise ResponseRejected("not_yet_valid", "SubjectConfirmationData NotBefore is in the future")
         scd_irt = data.get("InResponseTo")
         if scd_irt is not None and scd_irt != expected.request_id:
-            raise ResponseRejected("in_response_to", f"SubjectConfirmationData InResponseTo {scd_irt!r} mismatch")
+            raise ResponseRejected(
+                "in_response_to", f"SubjectConfirmationData InResponseTo {scd_irt!r} mismatch"
+            )
         until = max(until, end)
     return until

@@ -128,7 +128,9 @@ class Settings:
         base = self.base_url.rstrip("/")
         parts = urlsplit(base)
         if not base:
-            problems.append("SAML_BASE_URL is required (the app's external URL, e.g. https://app.example.com)")
+            problems.append(
+                "SAML_BASE_URL is required (the app's external URL, e.g. https://app.example.com)"
+            )
         elif parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
             problems.append(f"SAML_BASE_URL must be an http(s) URL without query, got {self.base_url!r}")
         set_(self, "base_url", base)
@@ -154,7 +156,9 @@ class Settings:
         sources = [n for n in ("idp_metadata_url", "idp_metadata", "idp_metadata_file") if getattr(self, n)]
         manual = self.idp_sso_url or self.idp_entity_id or self.idp_cert
         if len(sources) > 1:
-            problems.append("give only one of SAML_IDP_METADATA_URL, SAML_IDP_METADATA_FILE, SAML_IDP_METADATA")
+            problems.append(
+                "give only one of SAML_IDP_METADATA_URL, SAML_IDP_METADATA_FILE, SAML_IDP_METADATA"
+            )
         if not sources and not manual:
             problems.append(
                 "no IdP configured: set SAML_IDP_METADATA_URL (Entra: App Federation Metadata Url), "
@@ -167,7 +171,11 @@ class Settings:
         if isinstance(self.idp_cert, str):
             set_(self, "idp_cert", (self.idp_cert,))
         try:
-            set_(self, "idp_cert", tuple(load_certificates("\n".join(self.idp_cert))) if self.idp_cert else ())
+            set_(
+                self,
+                "idp_cert",
+                tuple(load_certificates("\n".join(self.idp_cert))) if self.idp_cert else (),
+            )
         except ValueError as exc:
             problems.append(f"SAML_IDP_CERT: {exc}")
         if bool(self.sp_key) != bool(self.sp_cert):
@@ -183,7 +191,8 @@ class Settings:
 
         if not (self.users == "assertion" or self.users.split(":", 1)[0] in ("file", "sql", "python")):
             problems.append(
-                f"SAML_USERS must be assertion, file:PATH, sql:URL or python:module:function, got {self.users!r}"
+                "SAML_USERS must be assertion, file:PATH, sql:URL or python:module:function, "
+                f"got {self.users!r}"
             )
         if self.users.startswith("sql:") and not self.user_query:
             problems.append("SAML_USER_QUERY is required with SAML_USERS=sql:... (a query taking :email)")
@@ -191,7 +200,13 @@ class Settings:
             problems.append(f"SAML_SESSION_STORE must be cookie or server, got {self.session_store!r}")
         if self.store_url.split(":", 1)[0] not in ("memory", "redis", "rediss"):
             problems.append(f"SAML_STORE_URL must be memory:// or redis://..., got {self.store_url!r}")
-        for name in ("session_max_age", "session_idle_timeout", "max_body", "idp_metadata_refresh", "response_max_age"):
+        for name in (
+            "session_max_age",
+            "session_idle_timeout",
+            "max_body",
+            "idp_metadata_refresh",
+            "response_max_age",
+        ):
             if getattr(self, name) <= 0:
                 problems.append(f"SAML_{name.upper()} must be a positive number of seconds/bytes")
         if self.clock_skew < 0:

@@ -73,7 +73,9 @@ class SignatureVerifier:
         self._keys: list[tuple[str, xmlsec.Key]] = []
         for pem in certificates:
             body = "".join(pem.strip().splitlines()[1:-1])
-            self._keys.append((body, xmlsec.Key.from_memory(pem.encode(), xmlsec.constants.KeyDataFormatCertPem)))
+            self._keys.append(
+                (body, xmlsec.Key.from_memory(pem.encode(), xmlsec.constants.KeyDataFormatCertPem))
+            )
         self._signatures = STRONG_SIGNATURES | (SHA1_SIGNATURES if allow_sha1 else frozenset())
         self._digests = STRONG_DIGESTS | (SHA1_DIGESTS if allow_sha1 else frozenset())
 
@@ -84,7 +86,9 @@ class SignatureVerifier:
         """
         method, digests = signature_algorithms(signature)
         if method not in self._signatures or not digests or any(d not in self._digests for d in digests):
-            raise ResponseRejected("weak_algorithm", f"signature {method!r} with digests {digests!r} not allowed")
+            raise ResponseRejected(
+                "weak_algorithm", f"signature {method!r} with digests {digests!r} not allowed"
+            )
         hint = signature.findtext(f".//{q('ds', 'X509Certificate')}") or ""
         hint = "".join(hint.split())
         # Try the key the message names first, then the others: the hint
@@ -98,4 +102,6 @@ class SignatureVerifier:
             except xmlsec.Error:
                 continue
             return method
-        raise ResponseRejected("signature_invalid", "signature does not verify with any configured IdP certificate")
+        raise ResponseRejected(
+            "signature_invalid", "signature does not verify with any configured IdP certificate"
+        )

@@ -236,10 +236,7 @@ def _parse_json(text: str) -> _Rows:
     if isinstance(data, list):
         items = [(f"entry {i + 1}", obj) for i, obj in enumerate(data)]
     elif isinstance(data, dict):
-        items = [
-            (f"entry {k!r}", {**v, "email": k} if isinstance(v, dict) else v)
-            for k, v in data.items()
-        ]
+        items = [(f"entry {k!r}", {**v, "email": k} if isinstance(v, dict) else v) for k, v in data.items()]
     else:
         raise ValueError("must hold a list of objects or an object mapping e-mails to objects")
     for place, obj in items:
@@ -278,9 +275,7 @@ class SQLDirectory:
         try:
             import sqlalchemy
         except ImportError:
-            raise _bad(
-                "SAML_USERS=sql: needs SQLAlchemy: pip install 'saml-middleware[sql]'"
-            ) from None
+            raise _bad("SAML_USERS=sql: needs SQLAlchemy: pip install 'saml-middleware[sql]'") from None
         if not query.strip():
             raise _bad("SAML_USER_QUERY is required with SAML_USERS=sql:... (a query using :email)")
         self._query: TextClause = sqlalchemy.text(query)
@@ -334,9 +329,7 @@ class PythonDirectory:
         try:
             target: Any = importlib.import_module(module_name)
         except Exception as exc:
-            raise _bad(
-                f"{where}: cannot import module {module_name!r}: {type(exc).__name__}: {exc}"
-            ) from exc
+            raise _bad(f"{where}: cannot import module {module_name!r}: {type(exc).__name__}: {exc}") from exc
         for part in attr.split("."):
             try:
                 target = getattr(target, part)
@@ -389,6 +382,4 @@ def directory_from_setting(value: str, *, user_query: str = "") -> UserDirectory
         if kind == "sql":
             return SQLDirectory(rest, user_query)
         return PythonDirectory(rest)
-    raise _bad(
-        f"SAML_USERS must be assertion, file:PATH, sql:URL or python:module:function, got {value!r}"
-    )
+    raise _bad(f"SAML_USERS must be assertion, file:PATH, sql:URL or python:module:function, got {value!r}")

@@ -38,7 +38,10 @@ REASONS: dict[str, tuple[int, str]] = {
     "wrapped_signature": (400, "a signature is misplaced or references another element"),
     "malformed_response": (400, "a required SAML element or attribute is missing or invalid"),
     "encrypted_assertion": (400, "the assertion is encrypted and no SP key is configured"),
-    "encryption_required": (400, "SAML_REQUIRE_ENCRYPTION is on and the assertion is not encrypted"),
+    "encryption_required": (
+        400,
+        "SAML_REQUIRE_ENCRYPTION is on and the assertion is not encrypted",
+    ),
     # signatures
     "signature_missing": (400, "no signature by the IdP covers the assertion"),
     "signature_invalid": (400, "a signature does not verify with any configured IdP certificate"),

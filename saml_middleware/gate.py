@@ -20,6 +20,7 @@ from .acs import LOGIN_COOKIE_AGE, AssertionConsumer, Resolver, login_cookie_nam
 from .config import Settings
 from .cookies import CookieCodec, cookie_header, parse_cookies
 from .directory import UserDirectory, directory_from_setting
+from .errors import ConfigError
 from .http import HTTPRequest, HTTPResponse
 from .idp import IdPInfo, load_idp
 from .pages import page
@@ -59,13 +60,17 @@ class Gate:
         clock: Callable[[], float] = time.time,
         token: Callable[[int], str] = secrets.token_urlsafe,
     ) -> None:
+        if settings.session_store != "cookie":
+            raise ConfigError(["SAML_SESSION_STORE=server: this version keeps sessions in cookies only"])
         self.settings = settings
         self.clock = clock
         self.token = token
         self.idp = idp or load_idp(settings)
         self.replay = replay or replay_cache_from_url(settings.store_url)
         self.directory = directory or directory_from_setting(settings.users, user_query=settings.user_query)
-        self.sp = ServiceProvider(settings, self.idp, self.replay, clock=clock, random_id=lambda: "_" + token(16))
+        self.sp = ServiceProvider(
+            settings, self.idp, self.replay, clock=clock, random_id=lambda: "_" + token(16)
+        )
         self.codec = CookieCodec(settings.secret_key)
         self.sessions = SessionManager(settings, self.codec, clock=clock, token=token)
         self.acs = AssertionConsumer(settings, self.sp, self.directory, self.sessions, self.codec, token)
@@ -103,7 +108,11 @@ class Gate:
         accept = request.headers.get("accept", "")
         target = request.target
         wants_html = "text/html" in accept or "application/xhtml+xml" in accept
-        if request.method in ("GET", "HEAD") and wants_html and request.headers.get("x-requested-with") is None:
+        if (
+            request.method in ("GET", "HEAD")
+            and wants_html
+            and request.headers.get("x-requested-with") is None
+        ):
             return self._start_login(safe_return_path(target) or self.settings.default_redirect)
         login_url = f"{self.settings.base_url}{self.settings.login_path}?next={quote(target, safe='/')}"
         return HTTPResponse.json(
@@ -145,8 +154,10 @@ class Gate:
         return self._start_login(safe_return_path(nxt) or self.settings.default_redirect)
 
     def _metadata(self, request: HTTPRequest, resolve: Resolver) -> HTTPResponse:
-        headers = [("content-type", "application/samlmetadata+xml"),
-                   ("content-disposition", 'inline; filename="sp-metadata.xml"')]
+        headers = [
+            ("content-type", "application/samlmetadata+xml"),
+            ("content-disposition", 'inline; filename="sp-metadata.xml"'),
+        ]
         return HTTPResponse(200, headers, self.sp.metadata_xml())
 
     def _health(self, request: HTTPRequest, resolve: Resolver) -> HTTPResponse:
@@ -172,4 +183,6 @@ class Gate:
             f'<form method="post" action="{escape(self.settings.logout_path)}">'
             "<button type=submit>Sign out</button></form>"
         )
-        return HTTPResponse.html(200, page("Sign out?", f"Signed in as {found[0].user.email}.", extra_html=form))
+        return HTTPResponse.html(
+            200, page("Sign out?", f"Signed in as {found[0].user.email}.", extra_html=form)
+        )

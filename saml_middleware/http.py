@@ -59,5 +59,9 @@ class HTTPResponse:
 
     @classmethod
     def json(cls, status: int, data: Any, extra: Mapping[str, str] | None = None) -> HTTPResponse:
-        headers = [("content-type", "application/json"), ("cache-control", "no-store"), *(extra or {}).items()]
+        headers = [
+            ("content-type", "application/json"),
+            ("cache-control", "no-store"),
+            *(extra or {}).items(),
+        ]
         return cls(status, headers, json.dumps(data).encode())

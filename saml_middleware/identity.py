@@ -29,7 +29,7 @@ _EMAIL_CLAIMS = (
 def normalize_email(value: str) -> str:
     """The comparison key of an e-mail: NFC, then casefold.
 
-    .. warning:: never NFKC. Compatibility folding maps a full-width "ｂ" to
+    .. warning:: never NFKC. Compatibility folding maps a full-width "\uff42" to
        "b", so a look-alike address at another IdP would match someone
        else's local account.
     """
@@ -39,7 +39,7 @@ def normalize_email(value: str) -> str:
 def _text(el: etree._Element) -> str:
     # itertext skips comments but keeps the text after them, so
     # "ross@<!-- c -->example.com" reads as the whole address.
-    return "".join(el.itertext()).strip()
+    return "".join(str(t) for t in el.itertext()).strip()
 
 
 class IdentityReader:

@@ -84,8 +84,16 @@ def parse_idp_metadata(xml: bytes, *, entity_id: str | None = None) -> IdPInfo:
             certs.extend(load_certificates("".join((el.text or "").split())))
     if not certs:
         raise ValueError("the IDPSSODescriptor has no signing certificate")
-    sso = [s.get("Location", "") for s in desc.findall(q("md", "SingleSignOnService")) if s.get("Binding") == _REDIRECT]
-    slo = [s.get("Location", "") for s in desc.findall(q("md", "SingleLogoutService")) if s.get("Binding") == _REDIRECT]
+    sso = [
+        s.get("Location", "")
+        for s in desc.findall(q("md", "SingleSignOnService"))
+        if s.get("Binding") == _REDIRECT
+    ]
+    slo = [
+        s.get("Location", "")
+        for s in desc.findall(q("md", "SingleLogoutService"))
+        if s.get("Binding") == _REDIRECT
+    ]
     if not sso or not sso[0]:
         raise ValueError("the IDPSSODescriptor has no HTTP-Redirect SingleSignOnService")
     return IdPInfo(ident, sso[0], tuple(dict.fromkeys(certs)), slo[0] if slo else None)

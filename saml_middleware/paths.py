@@ -35,7 +35,4 @@ def safe_return_path(value: str | None) -> str | None:
 
 def is_public(path: str, prefixes: Sequence[str]) -> bool:
     """True if ``path`` is one of ``prefixes`` or below it (``/static`` covers ``/static/x``)."""
-    for prefix in prefixes:
-        if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
-            return True
-    return False
+    return any(path == prefix or path.startswith(prefix.rstrip("/") + "/") for prefix in prefixes)

@@ -106,7 +106,10 @@ class SessionManager:
         }
         remaining = int(session.issued + self.max_age - self.clock())
         return cookie_header(
-            self.name, self.codec.dump_session(payload), max_age=max(remaining, 0), secure=self.settings.https
+            self.name,
+            self.codec.dump_session(payload),
+            max_age=max(remaining, 0),
+            secure=self.settings.https,
         )
 
     def _decode(self, value: str) -> Session | None:
@@ -115,7 +118,11 @@ class SessionManager:
             return None
         try:
             return Session(
-                str(data["i"]), SAMLUser.from_dict(data["u"]), float(data["t"]), float(data["s"]), str(data["l"])
+                str(data["i"]),
+                SAMLUser.from_dict(data["u"]),
+                float(data["t"]),
+                float(data["s"]),
+                str(data["l"]),
             )
         except (KeyError, TypeError, ValueError):
             return None

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, md, saml, samlp
+from saml2 import BINDING_HTTP_POST, md, saml, samlp
 from saml2.xmldsig import KeyInfo, X509Certificate, X509Data
 
 from .checks import Expected, check_protocol, check_signatures, check_structure
@@ -32,7 +32,7 @@ from .stores import ReplayCache
 from .user import SAMLUser
 from .xmlparse import parse_untrusted
 
-__all__ = ["LoginRequest", "ServiceProvider", "Verified"]
+__all__ = ["LoginRequest", "ServiceProvider", "Verified", "decode_post_binding", "sp_metadata_xml"]
 
 _RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 _WHITESPACE = bytes.maketrans(b"", b"")
@@ -69,12 +69,38 @@ def decode_post_binding(value: str | bytes) -> bytes:
     except (binascii.Error, ValueError):
         raise ResponseRejected("bad_encoding", "SAMLResponse is not strict base64") from None
     if not data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
-        raise ResponseRejected("bad_encoding", "SAMLResponse is not XML (DEFLATE is not used on the POST binding)")
+        raise ResponseRejected(
+            "bad_encoding", "SAMLResponse is not XML (DEFLATE is not used on the POST binding)"
+        )
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
         raise ResponseRejected("bad_encoding", "SAMLResponse is not valid UTF-8") from None
     return data
+
+
+def sp_metadata_xml(s: Settings) -> bytes:
+    """The SP metadata for these settings (it does not depend on the IdP)."""
+    keys = []
+    if s.sp_cert:
+        body = "".join(s.sp_cert.strip().splitlines()[1:-1])
+        for use in ("signing", "encryption"):
+            info = KeyInfo(x509_data=[X509Data(x509_certificate=X509Certificate(text=body))])
+            keys.append(md.KeyDescriptor(use=use, key_info=info))
+    descriptor = md.SPSSODescriptor(
+        protocol_support_enumeration=samlp.NAMESPACE,
+        authn_requests_signed="true" if s.sp_key else "false",
+        want_assertions_signed="true",
+        key_descriptor=keys,
+        name_id_format=[md.NameIDFormat(text=saml.NAMEID_FORMAT_EMAILADDRESS)],
+        assertion_consumer_service=[
+            md.AssertionConsumerService(
+                binding=BINDING_HTTP_POST, location=s.acs_url, index="0", is_default="true"
+            )
+        ],
+    )
+    entity = md.EntityDescriptor(entity_id=s.sp_entity_id, spsso_descriptor=descriptor)
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + bytes(entity.to_string())
 
 
 class ServiceProvider:
@@ -117,14 +143,16 @@ class ServiceProvider:
         self.clock = clock
         self.random_id = random_id
         self.verify_signature = SignatureVerifier(idp.certificates, allow_sha1=settings.allow_sha1)
-        self.read_identity = IdentityReader(settings.email_attribute, settings.attribute_map, settings.allowed_domains)
+        self.read_identity = IdentityReader(
+            settings.email_attribute, settings.attribute_map, settings.allowed_domains
+        )
         self._sign_key: rsa.RSAPrivateKey | None = None
         if settings.sp_key:
             key = serialization.load_pem_private_key(settings.sp_key.encode(), password=None)
             if not isinstance(key, rsa.RSAPrivateKey):
                 raise ConfigError(["SAML_SP_KEY must be an RSA key"])
             self._sign_key = key
-        self._metadata = self._build_metadata()
+        self._metadata = sp_metadata_xml(settings)
 
     # -- outgoing -------------------------------------------------------
     def build_login(self, relay_state: str) -> LoginRequest:
@@ -148,7 +176,10 @@ class ServiceProvider:
         )
         deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
         deflated = deflater.compress(request.to_string()) + deflater.flush()
-        args = {"SAMLRequest": base64.b64encode(deflated).decode("ascii"), "RelayState": relay_state}
+        args = {
+            "SAMLRequest": base64.b64encode(deflated).decode("ascii"),
+            "RelayState": relay_state,
+        }
         if self._sign_key is not None:
             args["SigAlg"] = _RSA_SHA256
             signed = urlencode(args).encode("ascii")
@@ -160,30 +191,6 @@ class ServiceProvider:
     def metadata_xml(self) -> bytes:
         """The SP metadata to give the IdP (Entra: "Upload metadata file")."""
         return self._metadata
-
-    def _build_metadata(self) -> bytes:
-        s = self.settings
-        keys = []
-        if s.sp_cert:
-            body = "".join(s.sp_cert.strip().splitlines()[1:-1])
-            for use in ("signing", "encryption"):
-                info = KeyInfo(x509_data=[X509Data(x509_certificate=X509Certificate(text=body))])
-                keys.append(md.KeyDescriptor(use=use, key_info=info))
-        descriptor = md.SPSSODescriptor(
-            protocol_support_enumeration=samlp.NAMESPACE,
-            authn_requests_signed="true" if s.sp_key else "false",
-            want_assertions_signed="true",
-            key_descriptor=keys,
-            single_logout_service=[
-                md.SingleLogoutService(binding=BINDING_HTTP_REDIRECT, location=s.base_url + s.path_prefix + "/sls")
-            ],
-            name_id_format=[md.NameIDFormat(text=saml.NAMEID_FORMAT_EMAILADDRESS)],
-            assertion_consumer_service=[
-                md.AssertionConsumerService(binding=BINDING_HTTP_POST, location=s.acs_url, index="0", is_default="true")
-            ],
-        )
-        entity = md.EntityDescriptor(entity_id=s.sp_entity_id, spsso_descriptor=descriptor)
-        return b'<?xml version="1.0" encoding="UTF-8"?>\n' + bytes(entity.to_string())
 
     # -- incoming -------------------------------------------------------
     def process_response(self, saml_response: str | bytes, expected_request_id: str | None) -> Verified:

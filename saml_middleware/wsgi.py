@@ -15,9 +15,19 @@ Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
-_REASONS = {200: "OK", 302: "Found", 303: "See Other", 401: "Unauthorized", 400: "Bad Request",
-            403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 413: "Content Too Large",
-            415: "Unsupported Media Type", 503: "Service Unavailable"}
+_REASONS = {
+    200: "OK",
+    302: "Found",
+    303: "See Other",
+    401: "Unauthorized",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    503: "Service Unavailable",
+}
 
 
 class SAMLWSGIMiddleware:
@@ -47,7 +57,9 @@ class SAMLWSGIMiddleware:
             return self.app(environ, start_response)
         path = _path(environ)
         if gate.is_endpoint(path):
-            return _respond(start_response, gate.handle_endpoint(self._request(environ, path, read_body=True)))
+            return _respond(
+                start_response, gate.handle_endpoint(self._request(environ, path, read_body=True))
+            )
         found = gate.authenticate(environ.get("HTTP_COOKIE"))
         if found is not None:
             session, refresh = found
@@ -79,7 +91,7 @@ class SAMLWSGIMiddleware:
             headers=headers,
             body=body,
             client=environ.get("REMOTE_ADDR"),
-            raw_path=environ.get("RAW_URI", environ.get("REQUEST_URI", "")).split("?", 1)[0] or None,
+            raw_path=str(environ.get("RAW_URI") or environ.get("REQUEST_URI") or "").split("?", 1)[0] or None,
         )
 
 

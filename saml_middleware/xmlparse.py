@@ -6,11 +6,13 @@ entity expansion, no network, no processing instructions, bounded depth.
 
 from __future__ import annotations
 
+from typing import Any
+
 from lxml import etree
 
 from .errors import ResponseRejected
 
-__all__ = ["NS", "MAX_DEPTH", "parse_untrusted", "q"]
+__all__ = ["MAX_DEPTH", "NS", "parse_untrusted", "q"]
 
 NS = {
     "samlp": "urn:oasis:names:tc:SAML:2.0:protocol",
@@ -63,8 +65,8 @@ def parse_untrusted(data: bytes) -> etree._Element:
         root = etree.fromstring(data, parser=_PARSER)
     except etree.XMLSyntaxError as exc:
         raise ResponseRejected("malformed_xml", f"XML syntax error: {exc}") from None
-    tree = root.getroottree()
-    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+    docinfo: Any = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
         raise ResponseRejected("dtd_forbidden", "a DOCTYPE was present")
     if root.getprevious() is not None or root.getnext() is not None:
         # comments or PIs outside the root element

@@ -40,3 +40,15 @@ def rename(user: SAMLUser) -> SAMLUser:
 
 def wrong_type(user: SAMLUser) -> object:
     return True
+
+
+def jit_user(user: SAMLUser) -> dict[str, Any] | None:
+    """Admit contoso.com people, creating their account on first login (used by the e2e tests)."""
+    if not user.email.endswith("@contoso.com"):
+        return None
+    return dict(CREATED.setdefault(user.email, {"email": user.email, "role": "member"}))
+
+
+async def async_jit_user(user: SAMLUser) -> dict[str, Any] | None:
+    await asyncio.sleep(0)
+    return jit_user(user)

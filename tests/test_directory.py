@@ -149,9 +149,7 @@ def test_fullwidth_lookalike_is_not_bob(name: str) -> None:
 
 
 @pytest.mark.parametrize(("listed", "sent"), [(NFC_JOSE, NFD_JOSE), (NFD_JOSE, NFC_JOSE)])
-def test_nfc_and_nfd_spellings_of_an_accented_email_match(
-    tmp_path: Path, listed: str, sent: str
-) -> None:
+def test_nfc_and_nfd_spellings_of_an_accented_email_match(tmp_path: Path, listed: str, sent: str) -> None:
     assert listed != sent
     path = tmp_path / "users.csv"
     path.write_text(f"email,role\n{listed},editor\n", encoding="utf-8")
@@ -175,9 +173,7 @@ def test_file_reloads_when_mtime_changes(tmp_path: Path) -> None:
     directory = FileDirectory(path, clock=clock)
     assert directory.lookup(saml_user("dave@example.com")) is None
 
-    path.write_text(
-        "email,role\nalice@example.com,admin\ndave@example.com,viewer\n", encoding="utf-8"
-    )
+    path.write_text("email,role\nalice@example.com,admin\ndave@example.com,viewer\n", encoding="utf-8")
     bump_mtime(path)
     clock.now += 1.0  # checked at most once every 2 seconds
     assert directory.lookup(saml_user("dave@example.com")) is None
@@ -198,9 +194,7 @@ def test_broken_file_keeps_last_good_copy(tmp_path: Path, caplog: pytest.LogCapt
     with caplog.at_level(logging.WARNING, logger="saml_middleware"):
         alice = directory.lookup(saml_user("alice@example.com"))
     assert alice is not None and alice.attributes["role"] == ["admin"]
-    assert any(
-        "malformed JSON" in r.getMessage() and r.name == "saml_middleware" for r in caplog.records
-    )
+    assert any("malformed JSON" in r.getMessage() and r.name == "saml_middleware" for r in caplog.records)
 
     path.unlink()
     clock.now += 5
@@ -248,9 +242,7 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
 
 # -- SQL -----------------------------------------------------------------
 
-QUERY = (
-    "SELECT email, full_name AS display_name, role FROM users WHERE lower(email) = lower(:email)"
-)
+QUERY = "SELECT email, full_name AS display_name, role FROM users WHERE lower(email) = lower(:email)"
 
 
 @pytest.fixture
@@ -328,9 +320,7 @@ async def resolve(result: SAMLUser | Awaitable[SAMLUser | None] | None) -> SAMLU
 
 
 def claims(email: str, country: str) -> SAMLUser:
-    return saml_user(
-        email, FirstName=["Ann"], LastName=["Jansen"], Country=[country], Email=[email.lower()]
-    )
+    return saml_user(email, FirstName=["Ann"], LastName=["Jansen"], Country=[country], Email=[email.lower()])
 
 
 @pytest.mark.usefixtures("hooks_importable")
@@ -379,9 +369,7 @@ def test_python_misconfiguration(spec: str, message: str) -> None:
     assert message in config_error(excinfo)
 
 
-def test_python_hook_module_failing_at_import(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_python_hook_module_failing_at_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "directory_hook_that_fails.py").write_text("raise RuntimeError('no database')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(ConfigError) as excinfo:

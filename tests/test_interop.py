@@ -45,39 +45,94 @@ def _read(name: str) -> str | bytes:
 
 # name, cert, ACS (Destination/Recipient), Audience, Issuer, InResponseTo, freeze, e-mail or reason, options
 CASES = [
-    ("01_entra_ssoready_response.xml", "01_entra_ssoready_signing_cert.pem",
-     "http://localhost:8080/accounts/8155d0cc-d51b-461a-a062-821b6bd574b1/saml/acs",
-     "http://localhost:8080/accounts/8155d0cc-d51b-461a-a062-821b6bd574b1/saml",
-     "https://sts.windows.net/a9054a0f-2011-4e31-b3ac-fd8c354146ec/", None, "2023-11-17T18:40:00Z",
-     "ulysse.carion@codomaindata.com", {"allow_idp_initiated": True}),
-    ("03_entra_tercen_response.xml", "03_entra_tercen_signing_cert.pem",
-     "https://devpg.tercen.com/_service/sso/auth/saml", "https://devpg.tercen.com/_service/sso/auth/saml",
-     "https://sts.windows.net/5b5c94c6-14cf-42da-85bc-4e08722b253b/", "id6491e192-e2d9-4970-ab03-e38ffda6e033",
-     "2022-02-23T17:50:00Z", "test@alexandremaurelgmail.onmicrosoft.com", {}),
-    ("07_adfs_gosaml2_response.b64", "07_adfs_gosaml2_signing_cert.pem",
-     "https://saml.test.nope/session/sso/saml/acs/dknhyszjl7",
-     "https://saml.test.nope/session/sso/saml/spentityid/dknhyszjl7",
-     "http://fs.spstest2.com/adfs/services/trust", "_5988bf45-1cc8-4228-b3e8-1aa8590e63d3",
-     "2017-09-21T23:28:00Z", "paul@spstest2.com", {}),
-    ("10_okta_ssoready_response_BROKEN_RESPONSE_SIG.xml", "10_okta_ssoready_signing_cert.pem",
-     "http://localhost:8080/x", "x", "http://www.okta.com/x", None, "2024-04-25T20:32:00Z",
-     "signature_invalid", {"allow_idp_initiated": True}),
-    ("16_onelogin_crewjam_response.b64", "16_onelogin_crewjam_signing_cert.pem",
-     "https://29ee6d2e.ngrok.io/saml/acs", "https://29ee6d2e.ngrok.io/saml/metadata",
-     "https://app.onelogin.com/saml/metadata/503983", "id-d40c15c104b52691eccf0a2a5c8a15595be75423",
-     "2016-01-05T17:53:12Z", "weak_algorithm", {}),
-    ("17_onelogin_crewjam_XSW1_INVALID.b64", "16_onelogin_crewjam_signing_cert.pem",
-     "https://29ee6d2e.ngrok.io/saml/acs", "https://29ee6d2e.ngrok.io/saml/metadata",
-     "https://app.onelogin.com/saml/metadata/503983", "id-d40c15c104b52691eccf0a2a5c8a15595be75423",
-     "2016-01-05T17:53:12Z", "multiple_assertions", {"allow_sha1": True}),
-    ("18_onelogin_crewjam_XSW2_INVALID.b64", "16_onelogin_crewjam_signing_cert.pem",
-     "https://29ee6d2e.ngrok.io/saml/acs", "https://29ee6d2e.ngrok.io/saml/metadata",
-     "https://app.onelogin.com/saml/metadata/503983", "id-d40c15c104b52691eccf0a2a5c8a15595be75423",
-     "2016-01-05T17:53:12Z", "multiple_assertions", {"allow_sha1": True}),
-    ("05_aad_wsfed_saml2_assertion_valid.xml", "04_aad_2017_signing_cert.pem",
-     "https://x/acs", "spn:fe78e0b4-6fe7-47e6-812c-fb75cee266a4",
-     "https://sts.windows.net/add29489-7269-41f4-8841-b63c95564420/", None, "2017-03-20T16:00:00Z",
-     "not_a_response", {}),
+    (
+        "01_entra_ssoready_response.xml",
+        "01_entra_ssoready_signing_cert.pem",
+        "http://localhost:8080/accounts/8155d0cc-d51b-461a-a062-821b6bd574b1/saml/acs",
+        "http://localhost:8080/accounts/8155d0cc-d51b-461a-a062-821b6bd574b1/saml",
+        "https://sts.windows.net/a9054a0f-2011-4e31-b3ac-fd8c354146ec/",
+        None,
+        "2023-11-17T18:40:00Z",
+        "ulysse.carion@codomaindata.com",
+        {"allow_idp_initiated": True},
+    ),
+    (
+        "03_entra_tercen_response.xml",
+        "03_entra_tercen_signing_cert.pem",
+        "https://devpg.tercen.com/_service/sso/auth/saml",
+        "https://devpg.tercen.com/_service/sso/auth/saml",
+        "https://sts.windows.net/5b5c94c6-14cf-42da-85bc-4e08722b253b/",
+        "id6491e192-e2d9-4970-ab03-e38ffda6e033",
+        "2022-02-23T17:50:00Z",
+        "test@alexandremaurelgmail.onmicrosoft.com",
+        {},
+    ),
+    (
+        "07_adfs_gosaml2_response.b64",
+        "07_adfs_gosaml2_signing_cert.pem",
+        "https://saml.test.nope/session/sso/saml/acs/dknhyszjl7",
+        "https://saml.test.nope/session/sso/saml/spentityid/dknhyszjl7",
+        "http://fs.spstest2.com/adfs/services/trust",
+        "_5988bf45-1cc8-4228-b3e8-1aa8590e63d3",
+        "2017-09-21T23:28:00Z",
+        "paul@spstest2.com",
+        {},
+    ),
+    (
+        "10_okta_ssoready_response_BROKEN_RESPONSE_SIG.xml",
+        "10_okta_ssoready_signing_cert.pem",
+        "http://localhost:8080/x",
+        "x",
+        "http://www.okta.com/x",
+        None,
+        "2024-04-25T20:32:00Z",
+        "signature_invalid",
+        {"allow_idp_initiated": True},
+    ),
+    (
+        "16_onelogin_crewjam_response.b64",
+        "16_onelogin_crewjam_signing_cert.pem",
+        "https://29ee6d2e.ngrok.io/saml/acs",
+        "https://29ee6d2e.ngrok.io/saml/metadata",
+        "https://app.onelogin.com/saml/metadata/503983",
+        "id-d40c15c104b52691eccf0a2a5c8a15595be75423",
+        "2016-01-05T17:53:12Z",
+        "weak_algorithm",
+        {},
+    ),
+    (
+        "17_onelogin_crewjam_XSW1_INVALID.b64",
+        "16_onelogin_crewjam_signing_cert.pem",
+        "https://29ee6d2e.ngrok.io/saml/acs",
+        "https://29ee6d2e.ngrok.io/saml/metadata",
+        "https://app.onelogin.com/saml/metadata/503983",
+        "id-d40c15c104b52691eccf0a2a5c8a15595be75423",
+        "2016-01-05T17:53:12Z",
+        "multiple_assertions",
+        {"allow_sha1": True},
+    ),
+    (
+        "18_onelogin_crewjam_XSW2_INVALID.b64",
+        "16_onelogin_crewjam_signing_cert.pem",
+        "https://29ee6d2e.ngrok.io/saml/acs",
+        "https://29ee6d2e.ngrok.io/saml/metadata",
+        "https://app.onelogin.com/saml/metadata/503983",
+        "id-d40c15c104b52691eccf0a2a5c8a15595be75423",
+        "2016-01-05T17:53:12Z",
+        "multiple_assertions",
+        {"allow_sha1": True},
+    ),
+    (
+        "05_aad_wsfed_saml2_assertion_valid.xml",
+        "04_aad_2017_signing_cert.pem",
+        "https://x/acs",
+        "spn:fe78e0b4-6fe7-47e6-812c-fb75cee266a4",
+        "https://sts.windows.net/add29489-7269-41f4-8841-b63c95564420/",
+        None,
+        "2017-03-20T16:00:00Z",
+        "not_a_response",
+        {},
+    ),
 ]
 
 
@@ -87,7 +142,9 @@ def test_interop_verdicts(case: tuple) -> None:
     sp = _core(cert, acs, audience, issuer, freeze, **options)
     if "@" in expected:
         verified = sp.process_response(_read(name), request_id)
-        assert verified.user.email.casefold() == expected.casefold() or expected in str(verified.user.attributes)
+        assert verified.user.email.casefold() == expected.casefold() or expected in str(
+            verified.user.attributes
+        )
     else:
         with pytest.raises(ResponseRejected) as info:
             sp.process_response(_read(name), request_id)
@@ -102,9 +159,10 @@ def test_entra_response_user_carries_claims_and_aliases() -> None:
     assert user.name_id == user.email
     assert user.attributes["tenant_id"] == ["5b5c94c6-14cf-42da-85bc-4e08722b253b"]
     assert "http://schemas.microsoft.com/identity/claims/objectidentifier" in user.attributes
-    assert user.attributes["object_id"] == user.attributes[
-        "http://schemas.microsoft.com/identity/claims/objectidentifier"
-    ]
+    assert (
+        user.attributes["object_id"]
+        == user.attributes["http://schemas.microsoft.com/identity/claims/objectidentifier"]
+    )
 
 
 def test_entra_b2b_guest_email_comes_from_the_emailaddress_claim() -> None:
@@ -149,7 +207,9 @@ def test_entra_federation_metadata_with_bom_parses() -> None:
 
 def test_adfs_metadata_takes_the_signing_key_not_the_encryption_key_listed_first() -> None:
     info = parse_idp_metadata((INTEROP / "08_adfs2016_v4_FederationMetadata.xml").read_bytes())
-    assert info.certificates == tuple(load_certificates((INTEROP / "08_adfs2016_v4_signing_cert.pem").read_text()))
+    assert info.certificates == tuple(
+        load_certificates((INTEROP / "08_adfs2016_v4_signing_cert.pem").read_text())
+    )
 
 
 def test_base64_capture_decodes_like_a_browser_posts_it() -> None:

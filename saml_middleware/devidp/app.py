@@ -126,12 +126,9 @@ def build_app(idp: DevIdP) -> Starlette:
         if not acs_url:
             return _error(
                 400,
-                "No ACS URL: the AuthnRequest names none and the dev IdP "
-                "has no sp_acs_url configured.",
+                "No ACS URL: the AuthnRequest names none and the dev IdP has no sp_acs_url configured.",
             )
-        xml = idp.issue_response(
-            user, acs_url=acs_url, audience=info.issuer, in_response_to=info.id
-        )
+        xml = idp.issue_response(user, acs_url=acs_url, audience=info.issuer, in_response_to=info.id)
         post = {"SAMLResponse": base64.b64encode(xml).decode("ascii")}
         if fields.get("RelayState"):
             post["RelayState"] = fields["RelayState"]
@@ -141,8 +138,7 @@ def build_app(idp: DevIdP) -> Starlette:
         if not idp.sp_acs_url or not idp.sp_entity_id:
             return _error(
                 400,
-                "IdP-initiated sign-in needs the dev IdP to be configured "
-                "with sp_acs_url and sp_entity_id.",
+                "IdP-initiated sign-in needs the dev IdP to be configured with sp_acs_url and sp_entity_id.",
             )
         try:
             user = idp.get_user(request.query_params.get("email", ""))
@@ -163,8 +159,7 @@ def build_app(idp: DevIdP) -> Starlette:
             target = f"<p>Launch <b>{escape(idp.sp_entity_id)}</b> as:</p>"
         else:
             target = (
-                "<p class=note>Configure sp_acs_url and sp_entity_id to enable "
-                "IdP-initiated launches.</p>"
+                "<p class=note>Configure sp_acs_url and sp_entity_id to enable IdP-initiated launches.</p>"
             )
         links = "".join(
             f'<li><a href="{escape(prefix)}/launch?email={escape(quote(u.email))}">'

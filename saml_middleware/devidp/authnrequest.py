@@ -103,6 +103,5 @@ def parse_authn_request(saml_request: str) -> AuthnRequestInfo:
         issuer=issuer,
         acs_url=root.get("AssertionConsumerServiceURL") or None,
         force_authn=root.get("ForceAuthn", "false").strip() in ("true", "1"),
-        has_requested_authn_context=root.find(f"{{{PROTOCOL_NS}}}RequestedAuthnContext")
-        is not None,
+        has_requested_authn_context=root.find(f"{{{PROTOCOL_NS}}}RequestedAuthnContext") is not None,
     )

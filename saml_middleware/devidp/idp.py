@@ -169,9 +169,7 @@ class DevIdP:
     @property
     def metadata_url(self) -> str:
         """Where :meth:`metadata_xml` is served."""
-        return (
-            f"{self._base_url}/{self._tenant_id}/federationmetadata/2007-06/federationmetadata.xml"
-        )
+        return f"{self._base_url}/{self._tenant_id}/federationmetadata/2007-06/federationmetadata.xml"
 
     @property
     def cert_pem(self) -> str:

@@ -50,9 +50,7 @@ def hidden_inputs(fields: Mapping[str, str]) -> str:
     )
 
 
-def user_button_forms(
-    action: str, fields: Mapping[str, str], users: Iterable[tuple[str, str]]
-) -> str:
+def user_button_forms(action: str, fields: Mapping[str, str], users: Iterable[tuple[str, str]]) -> str:
     """One POST form per ``(display_name, email)``: a button carrying ``fields`` and the e-mail."""
     forms = []
     for display_name, email in users:

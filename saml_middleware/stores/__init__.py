@@ -32,6 +32,5 @@ def replay_cache_from_url(url: str) -> ReplayCache:
     scheme = url.split(":", 1)[0]
     if scheme == "memory":
         return MemoryReplayCache()
-    raise ConfigError(
-        [f"SAML_STORE_URL={url.split('@')[-1]!r}: only memory:// is available in this version (Redis is planned)"]
-    )
+    shown = url.split("@")[-1]  # never echo a password
+    raise ConfigError([f"SAML_STORE_URL={shown!r}: this version supports memory:// only"])

@@ -1,0 +1,258 @@
+"""The ``saml-middleware`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import uvicorn
+
+from .asgi import SAMLMiddleware
+from .config import Settings
+from .demo import demo_app
+from .devidp import DevIdP, generate_keypair, load_users
+from .errors import REASONS, ConfigError, ResponseRejected
+
+__all__ = ["main"]
+
+HINTS = {
+    "audience": "set the Identifier (Entity ID) in the IdP to SAML_SP_ENTITY_ID, or SAML_SP_ENTITY_ID to it",
+    "destination": "set the Reply URL (ACS) in the IdP to this ACS URL, or SAML_BASE_URL / SAML_ACS_PATH",
+    "recipient": "set the Reply URL (ACS) in the IdP to this ACS URL, or SAML_BASE_URL / SAML_ACS_PATH",
+    "issuer": "SAML_IDP_ENTITY_ID (or the metadata) names another IdP than the one that answered",
+    "signature_invalid": "the IdP signs with a certificate not configured: download its current certificate",
+    "weak_algorithm": "set the IdP to sign with SHA-256, or SAML_ALLOW_SHA1=true if it cannot",
+    "expired": "check the machine clocks, or pass --now with the time the response was captured",
+    "not_yet_valid": "check the machine clocks (SAML_CLOCK_SKEW), or pass --now",
+    "in_response_to": "pass --request-id with the ID of the AuthnRequest that started this login",
+    "unsolicited": "IdP-initiated login is off: set SAML_ALLOW_IDP_INITIATED=true to accept it",
+    "no_email": "set SAML_EMAIL_ATTRIBUTE to the claim holding the e-mail",
+}
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from .idp import load_idp
+    from .pem import certificate_summary
+    from .sp import ServiceProvider
+    from .stores import MemoryReplayCache
+
+    try:
+        settings = Settings.from_env()
+        idp = load_idp(settings)
+        ServiceProvider(settings, idp, MemoryReplayCache())
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print("Configuration OK\n")
+    print("Give these to the IdP (Entra: Basic SAML Configuration):")
+    print(f"  Identifier (Entity ID):    {settings.sp_entity_id}")
+    print(f"  Reply URL (ACS URL):       {settings.acs_url}")
+    print(f"  Sign on URL:               {settings.base_url}/")
+    print(f"  SP metadata:               {settings.base_url}{settings.metadata_path}")
+    print("\nIdP as loaded:")
+    print(f"  Entity ID:                 {idp.entity_id}")
+    print(f"  Login URL:                 {idp.sso_url}")
+    for pem in idp.certificates:
+        info = certificate_summary(pem)
+        print(f"  Signing certificate:       {info['subject']}, expires {info['not_after']}")
+    return 0
+
+
+def _cmd_metadata(args: argparse.Namespace) -> int:
+    from .sp import sp_metadata_xml
+
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    sys.stdout.write(sp_metadata_xml(settings).decode() + "\n")
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from .checks import parse_instant
+    from .idp import load_idp
+    from .sp import ServiceProvider
+    from .stores import MemoryReplayCache
+
+    try:
+        settings = Settings.from_env()
+        idp = load_idp(settings)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    data = Path(args.file).read_bytes().strip()
+    try:
+        now = parse_instant(args.now, "--now") if args.now else None
+    except ResponseRejected:
+        print(
+            f"--now must be an ISO 8601 time such as 2024-01-31T12:00:00Z, got {args.now!r}",
+            file=sys.stderr,
+        )
+        return 2
+    if now is not None:
+        frozen = now
+        sp = ServiceProvider(settings, idp, MemoryReplayCache(clock=lambda: frozen), clock=lambda: frozen)
+    else:
+        sp = ServiceProvider(settings, idp, MemoryReplayCache())
+    try:
+        verified = sp.process_response(
+            data if data.startswith(b"<") else data.decode("ascii", "replace"), args.request_id
+        )
+    except ResponseRejected as exc:
+        print(f"REFUSED {exc.reason}: {exc.detail}")
+        print(f"  meaning: {REASONS[exc.reason][1]}")
+        if exc.reason in HINTS:
+            print(f"  hint: {HINTS[exc.reason]}")
+        return 1
+    out = {
+        "result": "accepted",
+        **verified.user.to_dict(),
+        "assertion_id": verified.assertion_id,
+        "valid_until": verified.valid_until,
+        "signed": verified.signed,
+    }
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+def _cmd_keygen(args: argparse.Namespace) -> int:
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    key_pem, cert_pem = generate_keypair(args.cn)
+    key_path, cert_path = out / "sp-key.pem", out / "sp-cert.pem"
+    for path in (key_path, cert_path):
+        if path.exists() and not args.force:
+            print(f"{path} exists; pass --force to overwrite", file=sys.stderr)
+            return 1
+    key_path.write_text(key_pem)
+    os.chmod(key_path, 0o600)
+    cert_path.write_text(cert_pem)
+    print(f"wrote {key_path} and {cert_path}")
+    print(f"SAML_SP_KEY={key_path}\nSAML_SP_CERT={cert_path}")
+    print(f"SAML_SECRET_KEY={secrets.token_urlsafe(32)}")
+    return 0
+
+
+async def _serve(*servers: uvicorn.Server) -> None:
+    await asyncio.gather(*(s.serve() for s in servers))
+
+
+def _dev_idp(
+    args: argparse.Namespace, sp_acs_url: str | None = None, sp_entity_id: str | None = None
+) -> DevIdP:
+    """The dev IdP from command-line options; ``--key-dir`` keeps its key pair across restarts."""
+    key_pem = cert_pem = None
+    if args.key_dir:
+        kdir = Path(args.key_dir)
+        if not (kdir / "idp-key.pem").exists():
+            kdir.mkdir(parents=True, exist_ok=True)
+            key, cert = generate_keypair()
+            (kdir / "idp-key.pem").write_text(key)
+            os.chmod(kdir / "idp-key.pem", 0o600)
+            (kdir / "idp-cert.pem").write_text(cert)
+        key_pem, cert_pem = (kdir / "idp-key.pem").read_text(), (kdir / "idp-cert.pem").read_text()
+    return DevIdP(
+        f"http://{args.public_host}:{args.idp_port}",
+        users=load_users(args.users) if args.users else None,
+        key_pem=key_pem,
+        cert_pem=cert_pem,
+        sign=args.sign,
+        sp_acs_url=sp_acs_url,
+        sp_entity_id=sp_entity_id,
+    )
+
+
+def _cmd_dev_idp(args: argparse.Namespace) -> int:
+    idp = _dev_idp(args, args.sp_acs, args.sp_entity_id)
+    print(f"dev IdP (Entra-shaped) at http://{args.public_host}:{args.idp_port}/")
+    print(f"  metadata:  {idp.metadata_url}")
+    print(f"  login URL: {idp.sso_url}", flush=True)
+    uvicorn.run(idp.app, host=args.host, port=args.idp_port, log_level="warning")
+    return 0
+
+
+def demo_servers(args: argparse.Namespace) -> tuple[str, list[uvicorn.Server]]:
+    """The demo: the dev IdP and the wrapped demo app, configured for each other."""
+    base = f"http://{args.public_host}:{args.port}"
+    idp = _dev_idp(args, sp_acs_url=f"{base}/saml/acs", sp_entity_id=f"{base}/saml/metadata")
+    settings = Settings(
+        base_url=base,
+        secret_key=(secrets.token_urlsafe(32),),
+        idp_metadata=idp.metadata_xml().decode("utf-8"),
+        public_paths=("/public",),
+        allow_idp_initiated=True,
+    )
+    app = SAMLMiddleware(demo_app(), settings=settings)
+    return base, [
+        uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning")),
+        uvicorn.Server(uvicorn.Config(idp.app, host=args.host, port=args.idp_port, log_level="warning")),
+    ]
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    base, servers = demo_servers(args)
+    print(f"saml-middleware demo: open {base}/ and pick a user at the dev IdP", flush=True)
+    print(
+        f'  dev IdP "My Apps" (IdP-initiated login): http://{args.public_host}:{args.idp_port}/', flush=True
+    )
+    asyncio.run(_serve(*servers))
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="saml-middleware", description="SAML 2.0 SSO for any web app.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def idp_options(p: argparse.ArgumentParser, idp_port: int) -> None:
+        p.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
+        p.add_argument("--public-host", default="localhost", help="host name browsers use")
+        p.add_argument("--idp-port", type=int, default=idp_port)
+        p.add_argument("--users", help="JSON file of test users (see devidp/users.json)")
+        p.add_argument("--sign", choices=["assertion", "response", "both"], default="assertion")
+        p.add_argument("--key-dir", help="keep the IdP key pair here across restarts")
+
+    demo = sub.add_parser("demo", help="the dev IdP plus a wrapped demo app, no configuration")
+    demo.add_argument("--port", type=int, default=8000)
+    idp_options(demo, 8001)
+    demo.set_defaults(func=_cmd_demo)
+
+    dev = sub.add_parser("dev-idp", help="the Entra-shaped development IdP alone")
+    idp_options(dev, 8001)
+    dev.add_argument("--sp-acs", help="ACS URL for IdP-initiated launches")
+    dev.add_argument("--sp-entity-id", help="SP entity ID for IdP-initiated launches")
+    dev.set_defaults(func=_cmd_dev_idp)
+
+    sub.add_parser("metadata", help="print the SP metadata").set_defaults(func=_cmd_metadata)
+    sub.add_parser("check", help="validate the configuration and print a summary").set_defaults(
+        func=_cmd_check
+    )
+
+    verify = sub.add_parser("verify", help="validate a captured SAMLResponse against the configuration")
+    verify.add_argument("file")
+    verify.add_argument("--now", help="ISO 8601 time to validate at (default: now)")
+    verify.add_argument("--request-id", help="the AuthnRequest ID the response answers")
+    verify.set_defaults(func=_cmd_verify)
+
+    keygen = sub.add_parser("keygen", help="write a new SP key pair and print a secret key")
+    keygen.add_argument("--out-dir", default=".")
+    keygen.add_argument("--cn", default="saml-middleware SP")
+    keygen.add_argument("--force", action="store_true")
+    keygen.set_defaults(func=_cmd_keygen)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

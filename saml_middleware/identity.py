@@ -13,7 +13,7 @@ from .errors import ResponseRejected
 from .user import SAMLUser
 from .xmlparse import q
 
-__all__ = ["IdentityReader", "normalize_email"]
+__all__ = ["IdentityReader"]
 
 _EMAIL = re.compile(r"[^@\s<>\"\x00-\x1f\x7f]+@[^@\s<>\"\x00-\x1f\x7f]+\Z")
 _EMAIL_CLAIMS = (
@@ -24,16 +24,6 @@ _EMAIL_CLAIMS = (
     "upn",
     "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn",
 )
-
-
-def normalize_email(value: str) -> str:
-    """The comparison key of an e-mail: NFC, then casefold.
-
-    .. warning:: never NFKC. Compatibility folding maps a full-width "\uff42" to
-       "b", so a look-alike address at another IdP would match someone
-       else's local account.
-    """
-    return unicodedata.normalize("NFC", value.strip()).casefold()
 
 
 def _text(el: etree._Element) -> str:

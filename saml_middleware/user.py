@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["SAMLUser"]
+__all__ = ["SAMLUser", "normalize_email"]
 
 
 @dataclass(frozen=True)
@@ -71,3 +72,16 @@ class SAMLUser:
             session_index=data.get("session_index"),
             issuer=str(data.get("issuer", "")),
         )
+
+
+def normalize_email(email: str) -> str:
+    """The key e-mails are matched by: stripped, NFC-normalised, case-folded.
+
+    >>> normalize_email(" Jose\\u0301@Example.COM ") == normalize_email("josé@example.com")
+    True
+
+    .. warning:: NFC, never NFKC. Compatibility folding would turn a look-alike
+       such as a full-width ``\uff42ob@example.com`` into ``bob@example.com`` and
+       hand Bob's account to whoever the IdP knows by the look-alike.
+    """
+    return unicodedata.normalize("NFC", email.strip()).casefold()

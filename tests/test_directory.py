@@ -15,15 +15,15 @@ import pytest
 
 from saml_middleware.directory import (
     AssertionDirectory,
-    FileDirectory,
     PythonDirectory,
-    SQLDirectory,
     UserDirectory,
     directory_from_setting,
     merge_record,
 )
 from saml_middleware.errors import ConfigError
 from saml_middleware.user import SAMLUser
+from saml_middleware.userfile import FileDirectory
+from saml_middleware.usersql import SQLDirectory
 
 HERE = Path(__file__).parent
 DATA = HERE / "data" / "directory"

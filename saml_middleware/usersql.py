@@ -1,0 +1,66 @@
+"""``SAML_USERS=sql:URL`` with ``SAML_USER_QUERY``: users from the application's own database."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .directory import bad_setting, merge_record
+from .user import SAMLUser
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.sql.elements import TextClause
+
+__all__ = ["SQLDirectory"]
+
+
+class SQLDirectory:
+    """``SAML_USERS=sql:URL`` with ``SAML_USER_QUERY``: users from a database table.
+
+    The query runs with the bound parameter ``:email`` (the IdP's e-mail); the
+    first row admits the user and its columns become local attributes
+    (``email``, ``display_name`` and ``name`` set those fields; see
+    :func:`merge_record`). No row refuses.
+
+    :param url: an SQLAlchemy database URL, e.g. ``sqlite:///app.db``.
+    :param query: a ``SELECT`` using ``:email`` and no other parameter.
+    :raises ConfigError: when SQLAlchemy, the driver or ``:email`` is missing.
+
+    .. code-block:: shell
+
+        SAML_USERS=sql:postgresql+psycopg://app@db/app
+        SAML_USER_QUERY="SELECT email, full_name AS display_name, role
+                         FROM users WHERE lower(email) = lower(:email)"
+
+    .. warning:: Matching is the query's job: compare case-insensitively, as
+       ``lower(...)`` does above. ``lookup`` blocks on the database.
+    """
+
+    def __init__(self, url: str, query: str) -> None:
+        try:
+            import sqlalchemy
+        except ImportError:
+            raise bad_setting(
+                "SAML_USERS=sql: needs SQLAlchemy: pip install 'saml-middleware[sql]'"
+            ) from None
+        if not query.strip():
+            raise bad_setting("SAML_USER_QUERY is required with SAML_USERS=sql:... (a query using :email)")
+        self._query: TextClause = sqlalchemy.text(query)
+        params = set(self._query.compile().params)
+        if "email" not in params:
+            raise bad_setting("SAML_USER_QUERY must use the bind parameter :email, e.g. email = :email")
+        if params - {"email"}:
+            raise bad_setting(f"SAML_USER_QUERY may only use :email, not {sorted(params - {'email'})}")
+        try:
+            self._engine: Engine = sqlalchemy.create_engine(url)
+        except (sqlalchemy.exc.ArgumentError, ImportError) as exc:
+            raise bad_setting(f"SAML_USERS=sql: unusable database URL: {exc}") from None
+
+    def lookup(self, user: SAMLUser) -> SAMLUser | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(self._query, {"email": user.email}).first()
+        return None if row is None else merge_record(user, dict(row._mapping))
+
+    def close(self) -> None:
+        """Close the pooled database connections."""
+        self._engine.dispose()

@@ -79,12 +79,9 @@ class AssertionConsumer:
                 self.sp.clock() + LOGIN_COOKIE_AGE,
             ):
                 raise ResponseRejected("in_response_to", "this login request was already consumed")
-            found = self.directory.lookup(verified.user)
-            user = resolve(found) if inspect.isawaitable(found) else found
+            user = self._lookup(verified.user, resolve)
             if user is None:
                 raise ResponseRejected("unknown_user", "not in the user directory", email=verified.user.email)
-            if not isinstance(user, SAMLUser):
-                raise TypeError(f"the user directory returned {type(user).__name__}, not SAMLUser or None")
             _, session_cookie = self.sessions.create(user)
         except ResponseRejected as exc:
             return self._refuse(exc, ref, relay)
@@ -108,6 +105,19 @@ class AssertionConsumer:
         return HTTPResponse.redirect(
             303, target or self.settings.default_redirect, session_cookie, *self._forget(relay)
         )
+
+    def _lookup(self, user: SAMLUser, resolve: Resolver) -> SAMLUser | None:
+        try:
+            found = self.directory.lookup(user)
+            result = resolve(found) if inspect.isawaitable(found) else found
+        except Exception as exc:
+            logger.exception("user directory lookup failed for %s", user.email)
+            raise ResponseRejected(
+                "directory_unavailable", f"{type(exc).__name__}: {exc}", email=user.email
+            ) from None
+        if result is not None and not isinstance(result, SAMLUser):
+            raise TypeError(f"the user directory returned {type(result).__name__}, not SAMLUser or None")
+        return result
 
     def _read_form(self, request: HTTPRequest) -> tuple[str | None, dict[str, list[str]]]:
         s = self.settings

@@ -37,15 +37,12 @@ HINTS = {
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from .idp import load_idp
+    from .gate import Gate
     from .pem import certificate_summary
-    from .sp import ServiceProvider
-    from .stores import MemoryReplayCache
 
     try:
         settings = Settings.from_env()
-        idp = load_idp(settings)
-        ServiceProvider(settings, idp, MemoryReplayCache())
+        idp = Gate(settings).idp  # builds everything a request would need: IdP, store, directory
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 1

@@ -29,20 +29,6 @@ __all__ = ["Settings"]
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
-#: Entra ID claim URIs and the short aliases added beside them.
-ENTRA_ALIASES: dict[str, str] = {
-    "given_name": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname",
-    "surname": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname",
-    "email": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
-    "name": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name",
-    "country": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/country",
-    "display_name": "http://schemas.microsoft.com/identity/claims/displayname",
-    "object_id": "http://schemas.microsoft.com/identity/claims/objectidentifier",
-    "tenant_id": "http://schemas.microsoft.com/identity/claims/tenantid",
-    "groups": "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups",
-    "roles": "http://schemas.microsoft.com/ws/2008/06/identity/claims/role",
-}
-
 
 def _env(environ: Mapping[str, str], name: str, problems: list[str]) -> str | None:
     """``environ[name]``, or the content of the file named by ``name + "_FILE"``.
@@ -62,6 +48,9 @@ def _env(environ: Mapping[str, str], name: str, problems: list[str]) -> str | No
             return fh.read().strip()
     except OSError as exc:
         problems.append(f"{name}_FILE: cannot read {path!r}: {exc.strerror}")
+        return None
+    except UnicodeDecodeError:
+        problems.append(f"{name}_FILE: {path!r} is not UTF-8 text (give binary keys as a path instead)")
         return None
 
 
@@ -135,8 +124,9 @@ class Settings:
             problems.append(f"SAML_BASE_URL must be an http(s) URL without query, got {self.base_url!r}")
         set_(self, "base_url", base)
 
-        if isinstance(self.secret_key, str):
-            set_(self, "secret_key", _csv(self.secret_key))
+        for name in ("secret_key", "public_paths", "allowed_domains", "admin_emails"):
+            if isinstance(getattr(self, name), str):  # Settings(public_paths="/static") means one item
+                set_(self, name, _csv(getattr(self, name)))
         if not self.secret_key:
             problems.append("SAML_SECRET_KEY is required (comma-separated, newest first)")
         elif any(len(k) < 16 for k in self.secret_key):

@@ -37,7 +37,10 @@ REASONS: dict[str, tuple[int, str]] = {
     "duplicate_id": (400, "two elements carry the same ID"),
     "wrapped_signature": (400, "a signature is misplaced or references another element"),
     "malformed_response": (400, "a required SAML element or attribute is missing or invalid"),
-    "encrypted_assertion": (400, "the assertion is encrypted and no SP key is configured"),
+    "encrypted_assertion": (
+        400,
+        "the assertion is encrypted: this version reads only unencrypted assertions",
+    ),
     "encryption_required": (
         400,
         "SAML_REQUIRE_ENCRYPTION is on and the assertion is not encrypted",
@@ -65,6 +68,7 @@ REASONS: dict[str, tuple[int, str]] = {
     "unknown_user": (403, "the user is not in the application's user directory"),
     # infrastructure
     "store_unavailable": (503, "the replay cache / session store cannot be reached"),
+    "directory_unavailable": (503, "the user directory failed (database down, hook raised)"),
 }
 
 

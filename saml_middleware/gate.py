@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from html import escape
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 from .acs import LOGIN_COOKIE_AGE, AssertionConsumer, Resolver, login_cookie_name
 from .config import Settings
@@ -60,8 +60,13 @@ class Gate:
         clock: Callable[[], float] = time.time,
         token: Callable[[int], str] = secrets.token_urlsafe,
     ) -> None:
+        unsupported = []
         if settings.session_store != "cookie":
-            raise ConfigError(["SAML_SESSION_STORE=server: this version keeps sessions in cookies only"])
+            unsupported.append("SAML_SESSION_STORE=server: this version keeps sessions in cookies only")
+        if settings.require_encryption:
+            unsupported.append("SAML_REQUIRE_ENCRYPTION: this version does not decrypt assertions")
+        if unsupported:
+            raise ConfigError(unsupported)
         self.settings = settings
         self.clock = clock
         self.token = token
@@ -84,6 +89,8 @@ class Gate:
             prefix + "/health": self._health,
         }
         self._public = settings.public_paths
+        parts = urlsplit(settings.base_url)
+        self._origin = f"{parts.scheme}://{parts.netloc}"
         self.session_cookie = self.sessions.name
 
     # -- the per-request path -------------------------------------------
@@ -171,6 +178,14 @@ class Gate:
             extra_html=f'<p><a href="{escape(self.settings.login_path)}">Sign in again</a></p>',
         )
         if request.method == "POST":
+            origin = request.headers.get("origin")
+            if (
+                origin not in (None, "null", self._origin)
+                or request.headers.get("sec-fetch-site") == "cross-site"
+            ):
+                return HTTPResponse.html(
+                    403, page("Not signed out", "Sign out from this application's pages.")
+                )
             return HTTPResponse.redirect(303, self.settings.logout_path, self.sessions.clear_header())
         if request.method not in ("GET", "HEAD"):
             return HTTPResponse.html(405, page("Method not allowed", "Use GET or POST."))

@@ -8,12 +8,25 @@ from collections.abc import Mapping, Sequence
 
 from lxml import etree
 
-from .config import ENTRA_ALIASES
 from .errors import ResponseRejected
 from .user import SAMLUser
 from .xmlparse import q
 
-__all__ = ["IdentityReader"]
+__all__ = ["ENTRA_ALIASES", "IdentityReader"]
+
+#: Entra ID claim URIs and the short aliases added beside them.
+ENTRA_ALIASES: dict[str, str] = {
+    "given_name": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname",
+    "surname": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname",
+    "email": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+    "name": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name",
+    "country": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/country",
+    "display_name": "http://schemas.microsoft.com/identity/claims/displayname",
+    "object_id": "http://schemas.microsoft.com/identity/claims/objectidentifier",
+    "tenant_id": "http://schemas.microsoft.com/identity/claims/tenantid",
+    "groups": "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups",
+    "roles": "http://schemas.microsoft.com/ws/2008/06/identity/claims/role",
+}
 
 _EMAIL = re.compile(r"[^@\s<>\"\x00-\x1f\x7f]+@[^@\s<>\"\x00-\x1f\x7f]+\Z")
 _EMAIL_CLAIMS = (

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .config import Settings
 from .cookies import CookieCodec, cookie_header
 from .user import SAMLUser
 
-__all__ = ["Session", "SessionManager"]
+__all__ = ["MAX_COOKIE_BYTES", "Session", "SessionManager"]
+
+logger = logging.getLogger("saml_middleware")
+#: A Set-Cookie value longer than this risks being dropped by the browser.
+MAX_COOKIE_BYTES = 4000
 
 
 @dataclass(frozen=True)
@@ -65,10 +70,26 @@ class SessionManager:
         self._cache: OrderedDict[str, Session] = OrderedDict()
 
     def create(self, user: SAMLUser) -> tuple[Session, str]:
-        """A fresh session for ``user`` and its ``Set-Cookie`` header value."""
+        """A fresh session for ``user`` and its ``Set-Cookie`` header value.
+
+        .. warning:: browsers silently drop cookies over 4 KB, which would send
+           the user round the login loop forever. A user whose attributes do
+           not fit (hundreds of group claims) keeps e-mail, NameID and display
+           name only, and a warning is logged.
+        """
         now = self.clock()
         session = Session(self.token(16), user, now, now, self.token(16))
-        return session, self._header(session)
+        header = self._header(session)
+        if len(header) > MAX_COOKIE_BYTES:
+            logger.warning(
+                "session cookie for %s would be %d bytes (browsers drop cookies over 4 KB): "
+                "attributes left out of the session",
+                user.email,
+                len(header),
+            )
+            session = Session(session.sid, replace(user, attributes={}), now, now, session.logout_token)
+            header = self._header(session)
+        return session, header
 
     def load(self, value: str | None) -> tuple[Session, str | None] | None:
         """The live session in cookie ``value`` and, when activity must be recorded,

@@ -84,9 +84,10 @@ def sp_metadata_xml(s: Settings) -> bytes:
     keys = []
     if s.sp_cert:
         body = "".join(s.sp_cert.strip().splitlines()[1:-1])
-        for use in ("signing", "encryption"):
-            info = KeyInfo(x509_data=[X509Data(x509_certificate=X509Certificate(text=body))])
-            keys.append(md.KeyDescriptor(use=use, key_info=info))
+        # Signing only: publishing it for encryption would invite the IdP to
+        # encrypt, and this version does not decrypt assertions.
+        info = KeyInfo(x509_data=[X509Data(x509_certificate=X509Certificate(text=body))])
+        keys.append(md.KeyDescriptor(use="signing", key_info=info))
     descriptor = md.SPSSODescriptor(
         protocol_support_enumeration=samlp.NAMESPACE,
         authn_requests_signed="true" if s.sp_key else "false",

@@ -211,18 +211,26 @@ def client_for(app: Any, adapter: str, base_url: str = APP) -> httpx.Client:
 
 
 @pytest.fixture
-def browser_factory(adapter: str, idp: DevIdP) -> Iterator[Callable[[Any], Browser]]:
-    clients: list[httpx.Client] = []
-
-    def make(app: Any) -> Browser:
-        app_client = client_for(app, adapter)
-        idp_client = asgi_client(idp.app, IDP)
-        clients.extend([app_client, idp_client])
-        return Browser(app_client, idp_client, idp)
-
-    yield make
-    for c in clients:
+def clients() -> Iterator[list[httpx.Client]]:
+    """Clients to close at teardown (an ASGI client owns an event-loop thread)."""
+    made: list[httpx.Client] = []
+    yield made
+    for c in made:
         c.close()
+
+
+@pytest.fixture
+def browser_factory(adapter: str, idp: DevIdP, clients: list[httpx.Client]) -> Callable[..., Browser]:
+    """``browser_factory(app, idp=None)``: a new browser (own cookie jar) for ``app``."""
+
+    def make(app: Any, other_idp: DevIdP | None = None) -> Browser:
+        the_idp = other_idp or idp
+        app_client = client_for(app, adapter)
+        idp_client = asgi_client(the_idp.app, IDP)
+        clients.extend([app_client, idp_client])
+        return Browser(app_client, idp_client, the_idp)
+
+    return make
 
 
 __all__ = ["APP", "HTML", "IDP", "Browser", "Clock", "PlainTextResponse", "Seen"]

@@ -52,3 +52,8 @@ def jit_user(user: SAMLUser) -> dict[str, Any] | None:
 async def async_jit_user(user: SAMLUser) -> dict[str, Any] | None:
     await asyncio.sleep(0)
     return jit_user(user)
+
+
+def broken_hook(user: SAMLUser) -> dict[str, Any] | None:
+    """The application's database is down."""
+    raise ConnectionError("database unreachable")

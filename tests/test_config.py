@@ -150,3 +150,24 @@ def test_disabled_middleware_needs_no_idp() -> None:
         idp_metadata_url="https://unreachable.invalid/",
     )
     assert SAMLMiddleware(lambda *a: None, settings=settings).gate is None  # type: ignore[arg-type]
+
+
+def test_strings_for_list_settings_mean_one_item(idp) -> None:
+    settings = Settings(
+        base_url="https://app.example.com",
+        secret_key=SECRET,
+        public_paths="/static",
+        allowed_domains="contoso.com",
+        idp_metadata=idp.metadata_xml().decode(),
+    )
+    assert settings.public_paths == ("/static",) and settings.allowed_domains == ("contoso.com",)
+    assert settings.secret_key == (SECRET,)
+
+
+def test_encryption_requirement_is_refused_until_decryption_exists(idp, idp_keys) -> None:
+    key, cert = idp_keys
+    settings = Settings.from_env(
+        _env(idp, SAML_SP_KEY=key, SAML_SP_CERT=cert, SAML_REQUIRE_ENCRYPTION="true")
+    )
+    with pytest.raises(ConfigError, match="does not decrypt assertions"):
+        SAMLMiddleware(lambda *a: None, settings=settings)  # type: ignore[arg-type]

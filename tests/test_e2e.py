@@ -206,7 +206,7 @@ def test_metadata_file_configuration_with_bom(make_app, browser_factory, idp, tm
     assert browser_factory(app).login().status_code == 303
 
 
-def test_https_cookies_use_host_prefix_and_secure(adapter, clock, settings_factory, idp) -> None:
+def test_https_cookies_use_host_prefix_and_secure(adapter, clock, settings_factory, idp, clients) -> None:
     from saml_middleware import SAMLMiddleware, SAMLWSGIMiddleware
 
     from .conftest import Seen, asgi_app, client_for, wsgi_app
@@ -219,6 +219,7 @@ def test_https_cookies_use_host_prefix_and_secure(adapter, clock, settings_facto
         else SAMLWSGIMiddleware(wsgi_app(seen), settings=settings, clock=clock)
     )
     client = client_for(app, adapter, "https://app.test")
+    clients.append(client)
     redirect = client.get("/", headers=HTML)
     login_cookie = redirect.headers["set-cookie"]
     assert login_cookie.startswith("__Secure-saml_login_")
@@ -323,7 +324,7 @@ def test_login_runs_no_subprocess(make_app, browser_factory) -> None:
     assert spawned == []
 
 
-def test_websocket_needs_a_session(clock, settings_factory, idp) -> None:
+def test_websocket_needs_a_session(clock, settings_factory, idp, clients) -> None:
     import anyio
 
     from saml_middleware import SAMLMiddleware
@@ -333,6 +334,7 @@ def test_websocket_needs_a_session(clock, settings_factory, idp) -> None:
 
     app = SAMLMiddleware(asgi_app(Seen()), settings=settings_factory(), clock=clock)
     browser = Browser(asgi_client(app, APP), asgi_client(idp.app, IDP), idp)
+    clients.extend([browser.app, browser.idp_client])
 
     async def connect(cookie: str) -> list[dict]:
         sent: list[dict] = []
@@ -374,3 +376,49 @@ def test_websocket_needs_a_session(clock, settings_factory, idp) -> None:
 def test_app_url_is_ours(make_app) -> None:
     app, _ = make_app()
     assert app.settings.acs_url == APP + "/saml/acs"
+
+
+def test_user_with_too_many_groups_still_gets_a_working_session(
+    make_app, browser_factory, idp, idp_keys, clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Browsers drop cookies over 4 KB; the login must not loop."""
+    import uuid
+    from dataclasses import replace
+
+    from saml_middleware.devidp import DevIdP
+
+    from .conftest import IDP
+
+    groups = tuple(str(uuid.UUID(int=(i * 0x9E3779B97F4A7C15**3) % 2**128)) for i in range(1, 201))
+    many = replace(idp.get_user("b.simon@contoso.com"), groups=groups)
+    key, cert = idp_keys
+    big_idp = DevIdP(IDP, key_pem=key, cert_pem=cert, clock=clock, users=[many])
+    app, _ = make_app()
+    browser = browser_factory(app, big_idp)
+    caplog.set_level(logging.WARNING, logger="saml_middleware")
+    assert browser.login().status_code == 303
+    me = browser.get("/").json()
+    assert me["user"] == "b.simon@contoso.com" and me["attributes"] == {}
+    assert any("browsers drop cookies over 4 KB" in r.getMessage() for r in caplog.records)
+
+
+def test_cross_site_post_cannot_sign_the_user_out(make_app, browser_factory) -> None:
+    app, _ = make_app()
+    browser = browser_factory(app)
+    browser.login()
+    forged = browser.app.post("/saml/logout", headers={"origin": "https://evil.example"})
+    assert forged.status_code == 403 and "set-cookie" not in forged.headers
+    assert browser.get("/").status_code == 200
+    own = browser.app.post("/saml/logout", headers={"origin": APP})
+    assert own.status_code == 303
+
+
+def test_failing_user_directory_gives_503_not_a_session(make_app, browser_factory, monkeypatch) -> None:
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+    app, seen = make_app(users="python:directory_hooks:broken_hook")
+    refused = browser_factory(app).login()
+    assert refused.status_code == 503 and "Reference:" in refused.text
+    assert "saml_session=" not in refused.headers.get("set-cookie", "")
+    assert seen.calls == []

@@ -456,7 +456,7 @@ def test_parse_authn_request(idp: DevIdP) -> None:
         ("", "empty"),
         ("!!!not base64!!!", "not valid base64"),
         (base64.b64encode(b"\x00\x01garbage").decode(), "neither raw DEFLATE nor XML"),
-        (deflate_b64("<unclosed>"), "not well-formed"),
+        (deflate_b64("<unclosed>"), "malformed_xml"),
         (
             deflate_b64(f'<samlp:LogoutRequest xmlns:samlp="{SAMLP}" ID="x"/>'),
             "LogoutRequest, not an AuthnRequest",

@@ -422,3 +422,33 @@ def test_failing_user_directory_gives_503_not_a_session(make_app, browser_factor
     assert refused.status_code == 503 and "Reference:" in refused.text
     assert "saml_session=" not in refused.headers.get("set-cookie", "")
     assert seen.calls == []
+
+
+def test_metadata_url_is_fetched_at_start(make_app, browser_factory, idp) -> None:
+    """SAML_IDP_METADATA_URL (Entra's App Federation Metadata Url), served by a real HTTP server."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    body = idp.metadata_xml()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "application/xml")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/tenant/federationmetadata/2007-06/federationmetadata.xml"
+        app, _ = make_app(idp_metadata="", idp_metadata_url=url)
+        assert browser_factory(app).login().status_code == 303
+    finally:
+        server.shutdown()
+        server.server_close()

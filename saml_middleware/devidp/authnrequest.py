@@ -6,10 +6,11 @@ import base64
 import binascii
 import zlib
 from dataclasses import dataclass
-from typing import Any
 
 from lxml import etree
 
+from ..errors import ResponseRejected
+from ..xmlparse import parse_untrusted
 from .responses import ASSERTION_NS, PROTOCOL_NS
 
 __all__ = ["MAX_REQUEST_BYTES", "AuthnRequestInfo", "decode_saml_message", "parse_authn_request"]
@@ -32,18 +33,6 @@ class AuthnRequestInfo:
     acs_url: str | None
     force_authn: bool
     has_requested_authn_context: bool
-
-
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
 
 
 def decode_saml_message(saml_message: str) -> etree._Element:
@@ -73,13 +62,9 @@ def decode_saml_message(saml_message: str) -> etree._Element:
     if len(xml) > MAX_REQUEST_BYTES:
         raise ValueError(f"SAMLRequest is larger than {MAX_REQUEST_BYTES} bytes")
     try:
-        root = etree.fromstring(xml, _parser())
-    except etree.XMLSyntaxError as exc:
-        raise ValueError(f"SAMLRequest is not well-formed XML: {exc}") from None
-    docinfo: Any = root.getroottree().docinfo
-    if docinfo.doctype:
-        raise ValueError("SAMLRequest must not contain a DOCTYPE")
-    return root
+        return parse_untrusted(xml)  # the same hardened parser as the SP's
+    except ResponseRejected as exc:
+        raise ValueError(f"SAMLRequest refused ({exc.reason}): {exc.detail}") from None
 
 
 def parse_authn_request(saml_request: str) -> AuthnRequestInfo:

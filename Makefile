@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: venv demo test lint typecheck pytest bench clean
+.PHONY: venv demo test lint typecheck pytest bench fuzz clean
 
 $(BIN)/saml-middleware: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ bench: venv
 	@command -v xmlsec1 >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -q && apt-get install -y -q xmlsec1; } \
 	  || echo "xmlsec1 missing: stock pysaml2 will be skipped"
 	$(BIN)/python benchmarks/acs.py
+
+# The long fuzz run (docs/security.md records its result); CI runs a short one in `make test`.
+fuzz: venv
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-10000} $(BIN)/pytest -W error -q -s -p no:cacheprovider tests/test_fuzz.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

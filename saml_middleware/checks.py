@@ -12,6 +12,7 @@ import calendar
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import xmlsec
 from lxml import etree
@@ -81,6 +82,19 @@ def parse_instant(value: str | None, what: str) -> float:
         sign = 1 if zone[0] == "+" else -1
         ts -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
     return ts
+
+
+def same_url(a: str, b: str) -> bool:
+    """URL equality up to RFC 3986 normalisation of scheme and host case and an empty path."""
+    if a == b:
+        return True
+    x, y = urlsplit(a.strip()), urlsplit(b.strip())
+    return (x.scheme.lower(), x.netloc.lower(), x.path or "/", x.query) == (
+        y.scheme.lower(),
+        y.netloc.lower(),
+        y.path or "/",
+        y.query,
+    )
 
 
 def check_structure(root: etree._Element) -> Parts:
@@ -170,7 +184,7 @@ def check_protocol(parts: Parts, signed: dict[str, str], expected: Expected, now
         value = code.get("Value") if code is not None else "missing"
         raise ResponseRejected("status", f"IdP status {value}: {message}".strip())
     dest = resp.get("Destination")
-    if dest is not None and dest != expected.acs_url:
+    if dest is not None and not same_url(dest, expected.acs_url):
         raise ResponseRejected("destination", f"Destination is {dest!r}, this ACS is {expected.acs_url!r}")
     if dest is None and "assertion" not in signed:
         raise ResponseRejected("destination", "Destination is required when only the Response is signed")
@@ -241,7 +255,7 @@ def _check_subject(a: etree._Element, expected: Expected, now: float) -> float:
                 "conditions_missing", "bearer SubjectConfirmationData without NotOnOrAfter"
             )
         recipient = data.get("Recipient")
-        if recipient != expected.acs_url:
+        if recipient is None or not same_url(recipient, expected.acs_url):
             raise ResponseRejected(
                 "recipient", f"Recipient is {recipient!r}, this ACS is {expected.acs_url!r}"
             )

@@ -181,3 +181,43 @@ def test_demo_logs_in_over_real_http(tmp_path: Path) -> None:
         proc.wait(timeout=10)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def _interop_env(monkeypatch: pytest.MonkeyPatch, case: tuple) -> None:
+    from urllib.parse import urlsplit as split
+
+    name, cert, acs, audience, issuer, _, _, _, options = case
+    for var in list(os.environ):
+        if var.startswith("SAML_"):
+            monkeypatch.delenv(var)
+    parts = split(acs)
+    monkeypatch.setenv("SAML_BASE_URL", f"{parts.scheme}://{parts.netloc}")
+    monkeypatch.setenv("SAML_ACS_PATH", parts.path or "/")
+    monkeypatch.setenv("SAML_SP_ENTITY_ID", audience)
+    monkeypatch.setenv("SAML_SECRET_KEY", SECRET)
+    monkeypatch.setenv("SAML_IDP_SSO_URL", "https://idp.example/sso")
+    monkeypatch.setenv("SAML_IDP_ENTITY_ID", issuer)
+    monkeypatch.setenv("SAML_IDP_CERT", str(INTEROP / cert))
+    for key, value in options.items():
+        monkeypatch.setenv(f"SAML_{key.upper()}", str(value).lower())
+
+
+def _cases() -> list[tuple]:
+    from .test_interop import CASES
+
+    return CASES
+
+
+@pytest.mark.parametrize("case", _cases(), ids=[c[0] for c in _cases()])
+def test_verify_gives_every_interop_file_its_documented_verdict(monkeypatch, capsys, case: tuple) -> None:
+    _interop_env(monkeypatch, case)
+    name, _, _, _, _, request_id, freeze, expected, _ = case
+    args = ["verify", str(INTEROP / name), "--now", freeze]
+    if request_id:
+        args += ["--request-id", request_id]
+    code = main(args)
+    out = capsys.readouterr().out
+    if "@" in expected:
+        assert code == 0 and f'"email": "{expected}"' in out.lower()
+    else:
+        assert code == 1 and out.startswith(f"REFUSED {expected}:")

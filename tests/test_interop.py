@@ -136,6 +136,109 @@ CASES = [
 ]
 
 
+# More IdPs: Okta (both signed), Google (Response only / Assertion only), Keycloak, PingOne.
+CASES += [
+    (
+        "09_okta_gosaml2_response.xml",
+        "09_okta_gosaml2_signing_cert.pem",
+        "http://localhost:8080/v1/_saml_callback",
+        '"123"',
+        "http://www.okta.com/exk659aytfMeNI49v0h7",
+        "_15f66d2d-628b-4d9b-a99e-089d8da862e1",
+        "2016-07-25T23:21:00Z",
+        "no_email",
+        {},
+    ),  # valid, but its NameID "russellhaering" is not an e-mail and no claim carries one
+    (
+        "11_google_crewjam_response.b64",
+        "11_google_crewjam_signing_cert.pem",
+        "https://29ee6d2e.ngrok.io/saml/acs",
+        "https://29ee6d2e.ngrok.io/saml/metadata",
+        "https://accounts.google.com/o/saml2?idpid=C02dfl1r1",
+        "id-fd419a5ab0472645427f8e07d87a3a5dd0b2e9a6",
+        "2016-01-05T16:56:00Z",
+        "ross@octolabs.io",
+        {},
+    ),
+    (
+        "12_google_ssoready_response.xml",
+        "12_google_ssoready_signing_cert.pem",
+        "https://example.com/accounts/bfeb03a0-6022-4862-9bbf-5a4d7608db35/saml/acs",
+        "https://localhost:8080/accounts/bfeb03a0-6022-4862-9bbf-5a4d7608db35/saml",
+        "https://accounts.google.com/o/saml2?idpid=C029op2ga",
+        None,
+        "2023-11-16T21:21:00Z",
+        "ulysse.carion@codomaindata.com",
+        {"allow_idp_initiated": True},
+    ),
+    (
+        "13_keycloak_ssoready_response.xml",
+        "13_keycloak_ssoready_signing_cert.pem",
+        "http://localhost:8080/v1/saml/saml_conn_7o6ylycayrere4h9kg76vqc0k/acs",
+        "http://localhost:8080/v1/saml/saml_conn_7o6ylycayrere4h9kg76vqc0k",
+        "http://localhost:8085/realms/master",
+        "saml_flow_95q1hli3z0vohj0d55l4j4yo1",
+        "2024-05-20T21:11:00Z",
+        "ulysse.carion@ssoready.com",
+        {},
+    ),
+    (
+        "14_keycloak_tercen_response.xml",
+        "14_keycloak_tercen_signing_cert.pem",
+        "http://127.0.0.1:5400/_service/sso/auth/saml",
+        "http://127.0.0.1:5400/_service/sso/auth/saml",
+        "http://127.0.0.1:8080/auth/realms/tercen",
+        "id43ae8ce140146bb195885df8410176ca",
+        "2022-02-18T10:41:30Z",
+        "alexandre.maurel@gmail.com",
+        {},
+    ),
+    (
+        "19_pingone_ssoready_response.xml",
+        "19_pingone_ssoready_signing_cert.pem",
+        "http://localhost",
+        "ssoready-entity-id",
+        "https://auth.pingone.com/3030059e-440b-4ad0-9217-44326f1757f6",
+        None,
+        "2023-11-18T16:21:00Z",
+        "no_email",
+        {"allow_idp_initiated": True},
+    ),  # NameID is a UUID
+    (
+        "06_aad_wsfed_saml2_assertion_reformatted_INVALID.xml",
+        "04_aad_2017_signing_cert.pem",
+        "https://x/acs",
+        "spn:fe78e0b4-6fe7-47e6-812c-fb75cee266a4",
+        "https://sts.windows.net/add29489-7269-41f4-8841-b63c95564420/",
+        None,
+        "2017-03-20T16:00:00Z",
+        "not_a_response",
+        {},
+    ),
+    (
+        "15_shibboleth_testshib_encrypted_response.xml",
+        "15_shibboleth_testshib_signing_cert.pem",
+        "https://15661444.ngrok.io/saml2/acs",
+        "https://15661444.ngrok.io/saml2/metadata",
+        "https://idp.testshib.org/idp/shibboleth",
+        "id-9e61753d64e928af5a7a341a97f420c9",
+        "2015-12-01T01:57:09Z",
+        "encrypted_assertion",
+        {},
+    ),  # decryption is not built yet: refused, never misread
+]
+
+
+def test_pingone_user_is_identified_when_the_email_attribute_is_configured() -> None:
+    """A UUID NameID is fine once SAML_EMAIL_ATTRIBUTE names a claim that holds an e-mail...
+    PingOne's capture has none, so the refusal names the setting to change."""
+    case = next(c for c in CASES if c[0].startswith("19_"))
+    sp = _core(case[1], case[2], case[3], case[4], case[6], email_attribute="saml_subject", **case[8])
+    with pytest.raises(ResponseRejected) as info:
+        sp.process_response(_read(case[0]), case[5])
+    assert info.value.reason == "no_email" and "SAML_EMAIL_ATTRIBUTE" in info.value.detail
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_interop_verdicts(case: tuple) -> None:
     name, cert, acs, audience, issuer, request_id, freeze, expected, options = case

@@ -186,7 +186,7 @@ def test_demo_logs_in_over_real_http(tmp_path: Path) -> None:
 def _interop_env(monkeypatch: pytest.MonkeyPatch, case: tuple) -> None:
     from urllib.parse import urlsplit as split
 
-    name, cert, acs, audience, issuer, _, _, _, options = case
+    _, cert, acs, audience, issuer, _, _, _, options = case
     for var in list(os.environ):
         if var.startswith("SAML_"):
             monkeypatch.delenv(var)

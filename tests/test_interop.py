@@ -318,3 +318,49 @@ def test_adfs_metadata_takes_the_signing_key_not_the_encryption_key_listed_first
 def test_base64_capture_decodes_like_a_browser_posts_it() -> None:
     raw = (INTEROP / "07_adfs_gosaml2_response.b64").read_text()
     assert base64.b64decode("".join(raw.split())).lstrip().startswith(b"<")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_interop_verdicts_through_the_http_acs(case: tuple) -> None:
+    """The same files posted to /acs over HTTP, as the browser would, with the login cookie
+    the SP set when it sent the AuthnRequest the response answers."""
+    from urllib.parse import urlsplit
+
+    import httpx
+
+    from saml_middleware import REASONS, SAMLWSGIMiddleware
+    from saml_middleware.acs import login_cookie_name
+
+    name, cert, acs, audience, issuer, request_id, freeze, expected, options = case
+    parts = urlsplit(acs)
+    now = parse_instant(freeze, "freeze")
+    settings = Settings(
+        base_url=f"{parts.scheme}://{parts.netloc}",
+        acs_path=parts.path or "/",
+        sp_entity_id=audience,
+        secret_key=("interop-secret-key-0123456789",),
+        idp_sso_url="https://idp.example/sso",
+        idp_entity_id=issuer,
+        idp_cert=tuple(load_certificates((INTEROP / cert).read_text())),
+        **options,
+    )
+
+    def app(environ: dict, start_response) -> list[bytes]:  # pragma: no cover - must never run
+        raise AssertionError("the wrapped app was called during the ACS")
+
+    middleware = SAMLWSGIMiddleware(app, settings=settings, clock=lambda: now)
+    assert middleware.gate is not None
+    relay = "interop-relay-state-0001"
+    raw = (INTEROP / name).read_bytes()
+    b64 = base64.b64encode(raw).decode() if raw.lstrip().startswith(b"<") else "".join(raw.decode().split())
+    with httpx.Client(transport=httpx.WSGITransport(app=middleware), base_url=settings.base_url) as client:
+        if request_id:
+            cookie = middleware.gate.codec.dump_login({"r": request_id, "n": "/landing"})
+            client.cookies.set(login_cookie_name(settings, relay), cookie)
+        response = client.post(settings.acs_path, data={"SAMLResponse": b64, "RelayState": relay})
+    if "@" in expected:
+        assert response.status_code == 303
+        assert response.headers["location"] == ("/landing" if request_id else "/")
+    else:
+        assert response.status_code == REASONS[expected][0]
+        assert "saml_session=" not in response.headers.get("set-cookie", "")

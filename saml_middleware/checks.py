@@ -190,9 +190,8 @@ def check_protocol(parts: Parts, signed: dict[str, str], expected: Expected, now
         raise ResponseRejected("destination", "Destination is required when only the Response is signed")
     for where, el in (("Response", resp), ("Assertion", a)):
         issuer = _issuer(el)
-        if (issuer is None and where == "Assertion") or (
-            issuer is not None and issuer != expected.idp_entity_id
-        ):
+        # Optional in the core schema, but every IdP sends it and SECURITY.md requires it on both.
+        if issuer != expected.idp_entity_id:
             raise ResponseRejected(
                 "issuer",
                 f"{where} Issuer is {issuer!r}, the IdP entity ID is {expected.idp_entity_id!r}",

@@ -70,9 +70,14 @@ class Gate:
         self.settings = settings
         self.clock = clock
         self.token = token
-        self.idp = idp or load_idp(settings)
-        self.replay = replay or replay_cache_from_url(settings.store_url)
-        self.directory = directory or directory_from_setting(settings.users, user_query=settings.user_query)
+        # `is None`, not `or`: an empty cache or directory may be falsy (it has __len__).
+        self.idp = idp if idp is not None else load_idp(settings)
+        self.replay = replay if replay is not None else replay_cache_from_url(settings.store_url, clock=clock)
+        self.directory = (
+            directory
+            if directory is not None
+            else directory_from_setting(settings.users, user_query=settings.user_query)
+        )
         self.sp = ServiceProvider(
             settings, self.idp, self.replay, clock=clock, random_id=lambda: "_" + token(16)
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 __all__ = ["is_public", "safe_return_path"]
 
@@ -30,7 +30,8 @@ def safe_return_path(value: str | None) -> str | None:
         decoded = unquote(decoded)
     if _CONTROL.search(decoded) or decoded.startswith("//"):
         return None
-    return value
+    # A Location header is ASCII: percent-encode anything else (existing escapes kept).
+    return quote(value, safe="/?#&=;:@!$'()*+,%-._~[]")
 
 
 def is_public(path: str, prefixes: Sequence[str]) -> bool:

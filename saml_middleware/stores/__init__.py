@@ -6,6 +6,8 @@ default) or ``redis://`` (several processes or hosts).
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Protocol
 
 from ..errors import ConfigError
@@ -27,10 +29,13 @@ class ReplayCache(Protocol):
         ...
 
 
-def replay_cache_from_url(url: str) -> ReplayCache:
-    """Build the replay cache named by ``SAML_STORE_URL``."""
+def replay_cache_from_url(url: str, *, clock: Callable[[], float] = time.time) -> ReplayCache:
+    """Build the replay cache named by ``SAML_STORE_URL``.
+
+    :param clock: must be the clock the expiry times are computed with.
+    """
     scheme = url.split(":", 1)[0]
     if scheme == "memory":
-        return MemoryReplayCache()
+        return MemoryReplayCache(clock=clock)
     shown = url.split("@")[-1]  # never echo a password
     raise ConfigError([f"SAML_STORE_URL={shown!r}: this version supports memory:// only"])

@@ -8,6 +8,7 @@ import json
 import os
 import secrets
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -111,9 +112,11 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         return 1
     out = {
         "result": "accepted",
+        "not_before": verified.not_before,
+        "not_on_or_after": verified.not_on_or_after,
         **verified.user.to_dict(),
         "assertion_id": verified.assertion_id,
-        "valid_until": verified.valid_until,
+        "replay_guard_until": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(verified.valid_until)),
         "signed": verified.signed,
     }
     print(json.dumps(out, indent=2))

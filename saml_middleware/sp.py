@@ -30,7 +30,7 @@ from .identity import IdentityReader
 from .idp import IdPInfo
 from .stores import ReplayCache
 from .user import SAMLUser
-from .xmlparse import parse_untrusted
+from .xmlparse import parse_untrusted, q
 
 __all__ = ["LoginRequest", "ServiceProvider", "Verified", "decode_post_binding", "sp_metadata_xml"]
 
@@ -54,6 +54,8 @@ class Verified:
     assertion_id: str
     valid_until: float
     signed: dict[str, str] = field(default_factory=dict)
+    not_before: str | None = None
+    not_on_or_after: str | None = None
 
 
 def _instant(ts: float) -> str:
@@ -228,4 +230,10 @@ class ServiceProvider:
         if not self.replay.add(f"{s.sp_entity_id}|assertion|{assertion_id}", max(valid_until, now + 1)):
             raise ResponseRejected("replayed", f"assertion {assertion_id} was already used")
         user = self.read_identity(parts.assertion, self.idp.entity_id)
-        return Verified(user, assertion_id, valid_until, signed)
+        conditions = parts.assertion.find(q("saml", "Conditions"))
+        window = (
+            (None, None)
+            if conditions is None
+            else (conditions.get("NotBefore"), conditions.get("NotOnOrAfter"))
+        )
+        return Verified(user, assertion_id, valid_until, signed, *window)

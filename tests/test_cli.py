@@ -72,6 +72,7 @@ def test_verify_accepts_a_good_capture_and_prints_the_identity(env, capsys, idp,
     assert main(["verify", str(capture), "--now", now, "--request-id", "_req1"]) == 0
     out = capsys.readouterr().out
     assert '"email": "b.simon@contoso.com"' in out and "rsa-sha256" in out
+    assert '"not_on_or_after": "' in out and f'"issuer": "{idp.entity_id}"' in out
 
 
 def test_verify_explains_a_refusal_with_a_hint(env, capsys, idp, clock) -> None:

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: venv demo test lint typecheck pytest bench fuzz clean
+.PHONY: venv demo test lint typecheck pytest bench fuzz clean system-deps
 
 $(BIN)/saml-middleware: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,10 @@ typecheck: venv
 pytest: venv
 	$(BIN)/pytest -W error -q
 
-test: lint typecheck pytest
+system-deps:
+	@bash scripts/system-deps.sh
+
+test: system-deps lint typecheck pytest
 
 # Peers: stock pysaml2 needs the xmlsec1 binary (Debian package; installed here
 # as root if missing). It is never a dependency of the product.

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Test-only system packages: real servers the tests start on free loopback ports
+# (redis-server for the shared store, nginx for auth_request). The product itself
+# needs no system package. Installs with apt-get when running as root and missing;
+# otherwise says what is missing (tests that need it fail under CI=true).
+set -euo pipefail
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing test servers: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # the packages' own services are not wanted: the tests start their own servers
+  (service redis-server stop || true) >/dev/null 2>&1
+  (service nginx stop || true) >/dev/null 2>&1
+else
+  echo "warning: missing ${missing[*]} (install them to run every test; as root, make test installs them)" >&2
+fi

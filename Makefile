@@ -31,12 +31,22 @@ system-deps:
 
 test: system-deps lint typecheck pytest
 
-# Peers: stock pysaml2 needs the xmlsec1 binary (Debian package; installed here
-# as root if missing). It is never a dependency of the product.
-bench: venv
-	@command -v xmlsec1 >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -q && apt-get install -y -q xmlsec1; } \
-	  || echo "xmlsec1 missing: stock pysaml2 will be skipped"
-	$(BIN)/python benchmarks/acs.py
+# Peers live in their own virtualenv (.benchvenv: the project, python3-saml, pyinstrument,
+# uvicorn's httptools/uvloop), never in the product's dependencies. Stock pysaml2 needs
+# the xmlsec1 binary and the load generator is wrk (Debian packages; installed here as
+# root if missing; without wrk, benchmarks/load.py makes the load).
+BENCHVENV ?= .benchvenv
+$(BENCHVENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(BENCHVENV)
+	$(BENCHVENV)/bin/pip install --quiet --upgrade pip
+	$(BENCHVENV)/bin/pip install --quiet -e . python3-saml pyinstrument httptools uvloop
+	touch $@
+
+bench: $(BENCHVENV)/.installed
+	@for bin in xmlsec1 wrk; do command -v $$bin >/dev/null || { [ "$$(id -u)" = 0 ] \
+	  && apt-get update -q && apt-get install -y -q $$bin; } || echo "$$bin missing: its rows are skipped or slower"; done
+	$(BENCHVENV)/bin/python benchmarks/run.py
+	$(BENCHVENV)/bin/python benchmarks/memory.py
 
 # The long fuzz run (docs/security.md records its result); CI runs a short one in `make test`.
 fuzz: venv

@@ -14,6 +14,7 @@ import anyio.to_thread
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
 
 from .config import Settings
+from .errors import StoreUnavailable
 from .gate import Gate
 from .http import HTTPRequest, HTTPResponse
 
@@ -79,7 +80,17 @@ class SAMLMiddleware:
             if name == b"cookie":
                 cookie = value.decode("latin-1")
                 break
-        found = gate.authenticate(cookie)
+        try:
+            if gate.authenticate_blocks and cookie is not None:
+                found = await anyio.to_thread.run_sync(gate.authenticate, cookie)
+            else:
+                found = gate.authenticate(cookie)
+        except StoreUnavailable as exc:
+            if kind == "websocket":
+                await send({"type": "websocket.close", "code": 1013, "reason": "try again later"})
+            else:
+                await _send(send, gate.unavailable(_request(scope, b""), exc))
+            return
         if found is not None:
             session, refresh = found
             scope = dict(scope)

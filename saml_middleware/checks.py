@@ -107,8 +107,6 @@ def check_structure(root: etree._Element) -> Parts:
     assertion = found[0]
     if assertion.getparent() is not root:
         raise ResponseRejected("wrapped_signature", "the assertion is not a direct child of the Response")
-    if assertion.tag == q("saml", "EncryptedAssertion"):
-        raise ResponseRejected("encrypted_assertion")
     seen: set[str] = set()
     for el in root.iter(etree.Element):
         ident = el.get("ID")
@@ -155,16 +153,24 @@ def _check_signature_shape(sig: etree._Element, parent: etree._Element) -> None:
         raise ResponseRejected("wrapped_signature", f"unexpected transforms {transforms!r}")
 
 
-def check_signatures(parts: Parts, verify: Callable[[etree._Element], str]) -> dict[str, str]:
+def check_signatures(
+    parts: Parts, verify: Callable[[etree._Element], str], verified: dict[str, str] | None = None
+) -> dict[str, str]:
     """Verify every signature present; at least one must cover the assertion.
 
+    :param verified: signatures already verified (a Response signature is
+        checked before its encrypted assertion is decrypted).
     :returns: ``{"response": alg, "assertion": alg}`` for the parts signed.
     """
+    done = dict(verified or {})
     present = {"response": parts.response_signature, "assertion": parts.assertion_signature}
-    if all(sig is None for sig in present.values()):
+    if not done and all(sig is None for sig in present.values()):
         raise ResponseRejected("signature_missing", "neither the Response nor the Assertion is signed")
     xmlsec.tree.add_ids(parts.response, ["ID"])
-    return {name: verify(sig) for name, sig in present.items() if sig is not None}
+    for name, sig in present.items():
+        if sig is not None and name not in done:
+            done[name] = verify(sig)
+    return done
 
 
 def _issuer(el: etree._Element) -> str | None:

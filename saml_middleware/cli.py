@@ -19,6 +19,9 @@ from .config import Settings
 from .demo import demo_app
 from .devidp import DevIdP, generate_keypair, load_users
 from .errors import REASONS, ConfigError, ResponseRejected
+from .proxy import proxy_command
+from .revoke import add_sessions_command
+from .runner import add_server_options, run_command
 
 __all__ = ["main"]
 
@@ -246,6 +249,20 @@ def _parser() -> argparse.ArgumentParser:
     keygen.add_argument("--cn", default="saml-middleware SP")
     keygen.add_argument("--force", action="store_true")
     keygen.set_defaults(func=_cmd_keygen)
+
+    run = sub.add_parser("run", help="serve an ASGI or WSGI app (module:attribute) wrapped by the middleware")
+    run.add_argument("app", help="import path, e.g. myproject.wsgi:application or main:app")
+    run.add_argument("--factory", action="store_true", help="APP is a function returning the app")
+    run.add_argument("--interface", choices=["auto", "asgi", "wsgi"], default="auto")
+    run.add_argument("--app-dir", default=".", help="put this directory first on sys.path (default .)")
+    add_server_options(run)
+    run.set_defaults(func=run_command)
+
+    proxy = sub.add_parser("proxy", help="serve an authenticated reverse proxy to URL")
+    proxy.add_argument("upstream", help="the service to protect, e.g. http://127.0.0.1:8080")
+    add_server_options(proxy)
+    proxy.set_defaults(func=proxy_command)
+    add_sessions_command(sub)
     return parser
 
 

@@ -109,6 +109,10 @@ class Settings:
     enabled: bool = True
     admin_emails: tuple[str, ...] = ()
     metrics_token: str = ""
+    header_user: str = "X-Remote-User"
+    header_email: str = "X-Remote-Email"
+    header_name: str = "X-Remote-Name"
+    header_attributes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -189,7 +193,8 @@ class Settings:
         if self.session_store not in ("cookie", "server"):
             problems.append(f"SAML_SESSION_STORE must be cookie or server, got {self.session_store!r}")
         if self.store_url.split(":", 1)[0] not in ("memory", "redis", "rediss"):
-            problems.append(f"SAML_STORE_URL must be memory:// or redis://..., got {self.store_url!r}")
+            shown = self.store_url.rsplit("@", 1)[-1]  # never echo a password
+            problems.append(f"SAML_STORE_URL must be memory:// or redis://..., got {shown!r}")
         for name in (
             "session_max_age",
             "session_idle_timeout",

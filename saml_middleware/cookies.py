@@ -30,6 +30,7 @@ class CookieCodec:
         keys = list(reversed(secret_keys))  # itsdangerous signs with the last one
         self._session = URLSafeSerializer(keys, salt="saml-middleware.session")
         self._login = URLSafeTimedSerializer(keys, salt="saml-middleware.login")
+        self._sid = URLSafeSerializer(keys, salt="saml-middleware.session-id")
 
     def dump_session(self, payload: dict[str, Any]) -> str:
         return str(self._session.dumps(payload))
@@ -40,6 +41,17 @@ class CookieCodec:
         except BadSignature:
             return None
         return data if isinstance(data, dict) else None
+
+    def dump_session_id(self, sid: str) -> str:
+        """The cookie value of a server-side session: its random id, signed."""
+        return str(self._sid.dumps(sid))
+
+    def load_session_id(self, value: str) -> str | None:
+        try:
+            sid = self._sid.loads(value)
+        except BadSignature:
+            return None
+        return sid if isinstance(sid, str) else None
 
     def dump_login(self, payload: dict[str, Any]) -> str:
         return str(self._login.dumps(payload))

@@ -37,14 +37,12 @@ REASONS: dict[str, tuple[int, str]] = {
     "duplicate_id": (400, "two elements carry the same ID"),
     "wrapped_signature": (400, "a signature is misplaced or references another element"),
     "malformed_response": (400, "a required SAML element or attribute is missing or invalid"),
-    "encrypted_assertion": (
-        400,
-        "the assertion is encrypted: this version reads only unencrypted assertions",
-    ),
+    "encrypted_assertion": (400, "the assertion is encrypted and no SAML_SP_KEY is configured to decrypt it"),
     "encryption_required": (
         400,
         "SAML_REQUIRE_ENCRYPTION is on and the assertion is not encrypted",
     ),
+    "decryption_failed": (400, "the encrypted assertion does not decrypt with SAML_SP_KEY"),
     # signatures
     "signature_missing": (400, "no signature by the IdP covers the assertion"),
     "signature_invalid": (400, "a signature does not verify with any configured IdP certificate"),

@@ -3,12 +3,13 @@
 * :meth:`Gate.is_endpoint` - is this path one of ours (``/saml/...``, the ACS)?
 * :meth:`Gate.authenticate` - the live session in these cookies, if any (cheap).
 * :meth:`Gate.challenge` - what an unauthenticated request gets (302 or 401).
-* :meth:`Gate.handle_endpoint` - login, ACS, metadata, logout, health.
+* :meth:`Gate.handle_endpoint` - login, ACS, metadata, logout, health, auth (``auth_request``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -20,16 +21,20 @@ from .acs import LOGIN_COOKIE_AGE, AssertionConsumer, Resolver, login_cookie_nam
 from .config import Settings
 from .cookies import CookieCodec, cookie_header, parse_cookies
 from .directory import UserDirectory, directory_from_setting
-from .errors import ConfigError
+from .errors import StoreUnavailable
 from .http import HTTPRequest, HTTPResponse
+from .identity_headers import IdentityHeaders
 from .idp import IdPInfo, load_idp
 from .pages import page
 from .paths import is_public, safe_return_path
+from .server_sessions import ServerSessionManager
 from .sessions import Session, SessionManager
 from .sp import ServiceProvider
-from .stores import ReplayCache, replay_cache_from_url
+from .stores import ReplayCache, SessionStore, open_stores
 
 __all__ = ["Gate"]
+
+logger = logging.getLogger("saml_middleware")
 
 
 def _run_here(awaitable: Awaitable[Any]) -> Any:
@@ -46,6 +51,8 @@ class Gate:
     :param idp: the IdP; loaded from settings when omitted.
     :param directory: the user directory; from ``SAML_USERS`` when omitted.
     :param replay: the replay cache; from ``SAML_STORE_URL`` when omitted.
+    :param session_store: with ``SAML_SESSION_STORE=server``, where sessions live;
+        from ``SAML_STORE_URL`` when omitted.
     :param clock: epoch seconds (tests freeze it).
     :param token: randomness: ``token(n)`` returns a url-safe string of n bytes.
     """
@@ -57,22 +64,25 @@ class Gate:
         idp: IdPInfo | None = None,
         directory: UserDirectory | None = None,
         replay: ReplayCache | None = None,
+        session_store: SessionStore | None = None,
         clock: Callable[[], float] = time.time,
         token: Callable[[int], str] = secrets.token_urlsafe,
     ) -> None:
-        unsupported = []
-        if settings.session_store != "cookie":
-            unsupported.append("SAML_SESSION_STORE=server: this version keeps sessions in cookies only")
-        if settings.require_encryption:
-            unsupported.append("SAML_REQUIRE_ENCRYPTION: this version does not decrypt assertions")
-        if unsupported:
-            raise ConfigError(unsupported)
         self.settings = settings
         self.clock = clock
         self.token = token
         # `is None`, not `or`: an empty cache or directory may be falsy (it has __len__).
         self.idp = idp if idp is not None else load_idp(settings)
-        self.replay = replay if replay is not None else replay_cache_from_url(settings.store_url, clock=clock)
+        if replay is None or (session_store is None and settings.session_store == "server"):
+            opened = open_stores(
+                settings.store_url,
+                namespace=settings.sp_entity_id,
+                session_max_age=settings.session_max_age,
+                clock=clock,
+            )
+            replay = replay if replay is not None else opened[0]
+            session_store = session_store if session_store is not None else opened[1]
+        self.replay = replay
         self.directory = (
             directory
             if directory is not None
@@ -82,7 +92,14 @@ class Gate:
             settings, self.idp, self.replay, clock=clock, random_id=lambda: "_" + token(16)
         )
         self.codec = CookieCodec(settings.secret_key)
-        self.sessions = SessionManager(settings, self.codec, clock=clock, token=token)
+        self.sessions = (
+            ServerSessionManager(settings, self.codec, session_store, clock=clock, token=token)
+            if settings.session_store == "server" and session_store is not None
+            else SessionManager(settings, self.codec, clock=clock, token=token)
+        )
+        #: ``authenticate`` does network I/O (server sessions): ASGI runs it off the event loop.
+        self.authenticate_blocks = isinstance(self.sessions, ServerSessionManager)
+        self._unavailable_logged = 0.0
         self.acs = AssertionConsumer(settings, self.sp, self.directory, self.sessions, self.codec, token)
         prefix = settings.path_prefix
         self._prefix_slash = prefix + "/"
@@ -92,11 +109,13 @@ class Gate:
             prefix + "/metadata": self._metadata,
             prefix + "/logout": self._logout,
             prefix + "/health": self._health,
+            prefix + "/auth": self._auth,
         }
         self._public = settings.public_paths
         parts = urlsplit(settings.base_url)
         self._origin = f"{parts.scheme}://{parts.netloc}"
         self.session_cookie = self.sessions.name
+        self.identity_headers = IdentityHeaders(settings)
 
     # -- the per-request path -------------------------------------------
     def is_endpoint(self, path: str) -> bool:
@@ -106,7 +125,11 @@ class Gate:
         return bool(self._public) and is_public(path, self._public)
 
     def authenticate(self, cookie_header_value: str | None) -> tuple[Session, str | None] | None:
-        """The session in a ``Cookie`` header, and a refreshed ``Set-Cookie`` when due."""
+        """The session in a ``Cookie`` header, and a refreshed ``Set-Cookie`` when due.
+
+        :raises StoreUnavailable: server sessions only, when the store cannot be
+            read; answer with :meth:`unavailable` (never treat the user as logged out).
+        """
         if not cookie_header_value or self.session_cookie not in cookie_header_value:
             return None
         return self.sessions.load(parse_cookies(cookie_header_value).get(self.session_cookie))
@@ -133,13 +156,33 @@ class Gate:
             {"www-authenticate": f'SAML login_url="{login_url}"'},
         )
 
+    def unavailable(self, request: HTTPRequest, error: StoreUnavailable) -> HTTPResponse:
+        """503 while the session store is down: an HTML page for browsers, JSON otherwise.
+
+        Logged at most once every 10 seconds, so an outage does not flood the log.
+        """
+        now = self.clock()
+        if now - self._unavailable_logged >= 10:
+            self._unavailable_logged = now
+            logger.error("SAML session store unavailable (answering 503): %s", error)
+        headers = {"retry-after": "5"}
+        if "text/html" in request.headers.get("accept", ""):
+            body = page("Temporarily unavailable", "Sign-in is unavailable. Please try again in a minute.")
+            response = HTTPResponse.html(503, body)
+            response.headers.extend(headers.items())
+            return response
+        return HTTPResponse.json(503, {"error": "store_unavailable"}, headers)
+
     # -- endpoints --------------------------------------------------------
     def handle_endpoint(self, request: HTTPRequest, resolve: Resolver = _run_here) -> HTTPResponse:
         """Serve one of the middleware's own endpoints (may do heavy work)."""
         handler = self._routes.get(request.path)
         if handler is None:
             return HTTPResponse.html(404, page("Not found", "There is nothing here."))
-        return handler(request, resolve)
+        try:
+            return handler(request, resolve)
+        except StoreUnavailable as exc:
+            return self.unavailable(request, exc)
 
     def _start_login(self, next_path: str) -> HTTPResponse:
         relay = self.token(18)
@@ -175,6 +218,15 @@ class Gate:
     def _health(self, request: HTTPRequest, resolve: Resolver) -> HTTPResponse:
         return HTTPResponse.json(200, {"status": "ok"})
 
+    def _auth(self, request: HTTPRequest, resolve: Resolver) -> HTTPResponse:
+        """For nginx ``auth_request``: 202 with the identity headers, or 401."""
+        found = self.authenticate(request.headers.get("cookie"))
+        if found is None:
+            return HTTPResponse(401, [("cache-control", "no-store")])
+        session, refresh = found
+        headers = [("cache-control", "no-store"), *self.identity_headers.for_user(session.user)]
+        return HTTPResponse(202, headers + ([("set-cookie", refresh)] if refresh else []))
+
     def _logout(self, request: HTTPRequest, resolve: Resolver) -> HTTPResponse:
         found = self.authenticate(request.headers.get("cookie"))
         signed_out = page(
@@ -191,6 +243,8 @@ class Gate:
                 return HTTPResponse.html(
                     403, page("Not signed out", "Sign out from this application's pages.")
                 )
+            if found is not None:
+                self.sessions.end(found[0])
             return HTTPResponse.redirect(303, self.settings.logout_path, self.sessions.clear_header())
         if request.method not in ("GET", "HEAD"):
             return HTTPResponse.html(405, page("Method not allowed", "Use GET or POST."))
@@ -198,6 +252,7 @@ class Gate:
             return HTTPResponse.html(200, signed_out, self.sessions.clear_header())
         token = parse_qs(request.query).get("token", [""])[0]
         if secrets.compare_digest(token, found[0].logout_token):
+            self.sessions.end(found[0])
             return HTTPResponse.html(200, signed_out, self.sessions.clear_header())
         form = (
             f'<form method="post" action="{escape(self.settings.logout_path)}">'

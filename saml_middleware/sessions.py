@@ -113,6 +113,9 @@ class SessionManager:
             return session, self._header(session)
         return session, None
 
+    def end(self, session: Session) -> None:
+        """Forget ``session`` (logout). A cookie session ends when the browser drops the cookie."""
+
     def clear_header(self) -> str:
         """``Set-Cookie`` that deletes the session cookie."""
         return cookie_header(self.name, "", max_age=0, secure=self.settings.https)

@@ -22,9 +22,10 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from saml2 import BINDING_HTTP_POST, md, saml, samlp
 from saml2.xmldsig import KeyInfo, X509Certificate, X509Data
 
-from .checks import Expected, check_protocol, check_signatures, check_structure
+from .checks import Expected, Parts, check_protocol, check_signatures, check_structure
 from .config import Settings
 from .crypto import SignatureVerifier
+from .decrypt import AssertionDecryptor
 from .errors import ConfigError, ResponseRejected
 from .identity import IdentityReader
 from .idp import IdPInfo
@@ -86,10 +87,9 @@ def sp_metadata_xml(s: Settings) -> bytes:
     keys = []
     if s.sp_cert:
         body = "".join(s.sp_cert.strip().splitlines()[1:-1])
-        # Signing only: publishing it for encryption would invite the IdP to
-        # encrypt, and this version does not decrypt assertions.
-        info = KeyInfo(x509_data=[X509Data(x509_certificate=X509Certificate(text=body))])
-        keys.append(md.KeyDescriptor(use="signing", key_info=info))
+        for use in ("signing", "encryption"):
+            info = KeyInfo(x509_data=[X509Data(x509_certificate=X509Certificate(text=body))])
+            keys.append(md.KeyDescriptor(use=use, key_info=info))
     descriptor = md.SPSSODescriptor(
         protocol_support_enumeration=samlp.NAMESPACE,
         authn_requests_signed="true" if s.sp_key else "false",
@@ -149,6 +149,7 @@ class ServiceProvider:
         self.read_identity = IdentityReader(
             settings.email_attribute, settings.attribute_map, settings.allowed_domains
         )
+        self.decrypt = AssertionDecryptor(settings.sp_key) if settings.sp_key else None
         self._sign_key: rsa.RSAPrivateKey | None = None
         if settings.sp_key:
             key = serialization.load_pem_private_key(settings.sp_key.encode(), password=None)
@@ -196,6 +197,16 @@ class ServiceProvider:
         return self._metadata
 
     # -- incoming -------------------------------------------------------
+    def _decrypt(self, parts: Parts) -> tuple[Parts, dict[str, str]]:
+        """Verify a Response signature over the encrypted form, then decrypt and re-check the shape."""
+        if self.decrypt is None:
+            raise ResponseRejected("encrypted_assertion", "set SAML_SP_KEY and SAML_SP_CERT to decrypt")
+        verified = {}
+        if parts.response_signature is not None:
+            verified = check_signatures(parts, self.verify_signature)
+        self.decrypt(parts.assertion)
+        return check_structure(parts.response), verified
+
     def process_response(self, saml_response: str | bytes, expected_request_id: str | None) -> Verified:
         """Run every check of ``docs/security.md`` on a posted SAMLResponse.
 
@@ -212,7 +223,13 @@ class ServiceProvider:
             data = decode_post_binding(saml_response)
         root = parse_untrusted(data)
         parts = check_structure(root)
-        signed = check_signatures(parts, self.verify_signature)
+        if parts.assertion.tag == q("saml", "EncryptedAssertion"):
+            parts, verified = self._decrypt(parts)
+            signed = check_signatures(parts, self.verify_signature, verified)
+        elif s.require_encryption:
+            raise ResponseRejected("encryption_required", "the assertion arrived unencrypted")
+        else:
+            signed = check_signatures(parts, self.verify_signature)
         now = self.clock()
         expected = Expected(
             acs_url=s.acs_url,

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .config import Settings
+from .errors import StoreUnavailable
 from .gate import Gate
 from .http import HTTPRequest, HTTPResponse
 
@@ -17,6 +18,7 @@ WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 _REASONS = {
     200: "OK",
+    202: "Accepted",
     302: "Found",
     303: "See Other",
     401: "Unauthorized",
@@ -60,7 +62,12 @@ class SAMLWSGIMiddleware:
             return _respond(
                 start_response, gate.handle_endpoint(self._request(environ, path, read_body=True))
             )
-        found = gate.authenticate(environ.get("HTTP_COOKIE"))
+        try:
+            found = gate.authenticate(environ.get("HTTP_COOKIE"))
+        except StoreUnavailable as exc:
+            return _respond(
+                start_response, gate.unavailable(self._request(environ, path, read_body=False), exc)
+            )
         if found is not None:
             session, refresh = found
             environ["REMOTE_USER"] = session.user.email

@@ -12,7 +12,7 @@ from lxml import etree
 
 from .errors import ResponseRejected
 
-__all__ = ["MAX_DEPTH", "NS", "parse_untrusted", "q"]
+__all__ = ["MAX_DEPTH", "NS", "check_depth_and_pis", "parse_untrusted", "q"]
 
 NS = {
     "samlp": "urn:oasis:names:tc:SAML:2.0:protocol",
@@ -73,11 +73,12 @@ def parse_untrusted(data: bytes) -> etree._Element:
         for sib in (*root.itersiblings(preceding=True), *root.itersiblings()):
             if isinstance(sib, etree._ProcessingInstruction):
                 raise ResponseRejected("processing_instruction", "processing instruction at top level")
-    _check_depth_and_pis(root)
+    check_depth_and_pis(root)
     return root
 
 
-def _check_depth_and_pis(root: etree._Element) -> None:
+def check_depth_and_pis(root: etree._Element) -> None:
+    """Refuse processing instructions and nesting deeper than :data:`MAX_DEPTH` below ``root``."""
     depth = 0
     for event, el in etree.iterwalk(root, events=("start", "end", "pi")):
         if event == "start":

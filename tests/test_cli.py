@@ -200,7 +200,9 @@ def _interop_env(monkeypatch: pytest.MonkeyPatch, case: tuple) -> None:
     monkeypatch.setenv("SAML_IDP_ENTITY_ID", issuer)
     monkeypatch.setenv("SAML_IDP_CERT", str(INTEROP / cert))
     for key, value in options.items():
-        monkeypatch.setenv(f"SAML_{key.upper()}", str(value).lower())
+        monkeypatch.setenv(
+            f"SAML_{key.upper()}", str(value).lower() if isinstance(value, bool) else str(value)
+        )
 
 
 def _cases() -> list[tuple]:

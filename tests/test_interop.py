@@ -223,9 +223,13 @@ CASES += [
         "https://idp.testshib.org/idp/shibboleth",
         "id-9e61753d64e928af5a7a341a97f420c9",
         "2015-12-01T01:57:09Z",
-        "encrypted_assertion",
-        {},
-    ),  # decryption is not built yet: refused, never misread
+        "myself@testshib.org",
+        {
+            "sp_key": str(INTEROP / "15_crewjam_sp_decryption_key.pem"),
+            "sp_cert": str(INTEROP / "15_crewjam_sp_cert.pem"),
+            "email_attribute": "eduPersonPrincipalName",
+        },
+    ),  # decrypted with the SP key crewjam's test suite uses
 ]
 
 

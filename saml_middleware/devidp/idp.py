@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 
 from .app import build_app
 from .authnrequest import AuthnRequestInfo, parse_authn_request
+from .encrypt import encrypt_assertion
 from .keys import generate_keypair
 from .metadata import build_metadata
 from .responses import build_response
@@ -97,6 +98,7 @@ class DevIdP:
         algorithm: Algorithm = "sha256",
         sp_acs_url: str | None = None,
         sp_entity_id: str | None = None,
+        encrypt_for: str | None = None,
         clock: Callable[[], float] = time.time,
         id_factory: Callable[[], str] | None = None,
     ) -> None:
@@ -130,6 +132,8 @@ class DevIdP:
         if sp_entity_id is not None and not (isinstance(sp_entity_id, str) and sp_entity_id):
             raise ValueError("sp_entity_id must be a non-empty string")
         self.sp_entity_id = sp_entity_id
+        #: SP certificate (PEM) every assertion is encrypted for, like Entra "token encryption".
+        self.encrypt_for = encrypt_for
         if not callable(clock) or (id_factory is not None and not callable(id_factory)):
             raise ValueError("clock and id_factory must be callables")
         self._clock = clock
@@ -226,6 +230,7 @@ class DevIdP:
         sign: SignMode | None = None,
         algorithm: Algorithm | None = None,
         now: float | None = None,
+        encrypt_for: str | None = None,
     ) -> bytes:
         """A signed SAML Response for ``user`` (a DevUser or a known e-mail), UTF-8 XML.
 
@@ -235,6 +240,8 @@ class DevIdP:
         :param sign: overrides the instance's signing mode for this response.
         :param algorithm: overrides the instance's algorithm for this response.
         :param now: the issue instant (POSIX seconds); default ``clock()``.
+        :param encrypt_for: an SP certificate (PEM): the assertion is signed,
+            then encrypted for it, then the Response signed (as Entra does).
         :raises ValueError: for an unknown user or invalid arguments.
         """
         person = self.get_user(user) if isinstance(user, str) else user
@@ -258,6 +265,8 @@ class DevIdP:
         )
         if mode in ("assertion", "both"):
             self._signer.sign(assertion, algorithm=digest)
+        if (encrypt_for or self.encrypt_for) is not None:
+            encrypt_assertion(assertion, encrypt_for or self.encrypt_for or "")
         if mode in ("response", "both"):
             self._signer.sign(response, algorithm=digest)
         return etree.tostring(response, encoding="utf-8", xml_declaration=False)

@@ -1,7 +1,10 @@
-"""Shared state: the replay cache (and, with ``SAML_SESSION_STORE=server``, sessions).
+"""Shared state: the replay cache and, with ``SAML_SESSION_STORE=server``, the sessions.
 
 ``SAML_STORE_URL`` picks the implementation: ``memory://`` (one process, the
-default) or ``redis://`` (several processes or hosts).
+default) or ``redis://`` / ``rediss://`` (several processes or hosts, through
+redis-py; Valkey and Redis Cluster speak the same protocol). Each store is a
+small :class:`~typing.Protocol`; ``tests/test_stores.py`` runs one suite
+against every implementation.
 """
 
 from __future__ import annotations
@@ -11,9 +14,16 @@ from collections.abc import Callable
 from typing import Protocol
 
 from ..errors import ConfigError
-from .memory import MemoryReplayCache
+from .memory import MemoryReplayCache, MemorySessionStore
 
-__all__ = ["MemoryReplayCache", "ReplayCache", "replay_cache_from_url"]
+__all__ = [
+    "MemoryReplayCache",
+    "MemorySessionStore",
+    "ReplayCache",
+    "SessionStore",
+    "open_stores",
+    "replay_cache_from_url",
+]
 
 
 class ReplayCache(Protocol):
@@ -29,13 +39,74 @@ class ReplayCache(Protocol):
         ...
 
 
-def replay_cache_from_url(url: str, *, clock: Callable[[], float] = time.time) -> ReplayCache:
+class SessionStore(Protocol):
+    """Server-side session records, keyed by a random session id, indexed by e-mail.
+
+    Records are opaque strings (the session manager's JSON). Every method
+    raises :class:`~saml_middleware.errors.StoreUnavailable` when the store
+    cannot be reached.
+    """
+
+    def get(self, sid: str) -> str | None:
+        """The record of a live session, or ``None`` (unknown, expired, deleted)."""
+        ...
+
+    def put(self, sid: str, email: str, record: str, expires_at: float, *, existing: bool = False) -> bool:
+        """Store ``record`` until ``expires_at`` (epoch seconds) and index it under ``email``.
+
+        :param existing: only overwrite a session that still exists (an
+            activity update must not bring back a session ended meanwhile).
+        :returns: ``False`` when ``existing`` and the session is gone.
+        """
+        ...
+
+    def delete(self, sid: str, email: str) -> None:
+        """End one session (logout)."""
+        ...
+
+    def revoke(self, email: str) -> int:
+        """End every session of ``email`` (case-insensitive); returns how many were live."""
+        ...
+
+
+def _check(url: str) -> str:
+    scheme = url.split(":", 1)[0]
+    if scheme not in ("memory", "redis", "rediss"):
+        from .redis import safe_url
+
+        raise ConfigError([f"SAML_STORE_URL={safe_url(url)!r}: use memory:// or redis://..."])
+    return scheme
+
+
+def open_stores(
+    url: str, *, namespace: str, session_max_age: int, clock: Callable[[], float] = time.time
+) -> tuple[ReplayCache, SessionStore]:
+    """The replay cache and the session store named by ``SAML_STORE_URL``, sharing one connection pool.
+
+    :param namespace: the SP entity ID (keys of several SPs sharing a Redis never collide).
+    :param session_max_age: ``SAML_SESSION_MAX_AGE``, the longest a session lives.
+    :param clock: the clock expiry times are computed with.
+    """
+    if _check(url) == "memory":
+        return MemoryReplayCache(clock=clock), MemorySessionStore(clock=clock)
+    from .redis import RedisReplayCache, RedisSessionStore, connect
+
+    try:
+        client = connect(url)
+    except ValueError as exc:
+        raise ConfigError([str(exc)]) from None
+    return (
+        RedisReplayCache(client, namespace, clock=clock),
+        RedisSessionStore(client, namespace, index_ttl=session_max_age, clock=clock),
+    )
+
+
+def replay_cache_from_url(
+    url: str, *, clock: Callable[[], float] = time.time, namespace: str = ""
+) -> ReplayCache:
     """Build the replay cache named by ``SAML_STORE_URL``.
 
     :param clock: must be the clock the expiry times are computed with.
+    :param namespace: the SP entity ID (Redis key prefix).
     """
-    scheme = url.split(":", 1)[0]
-    if scheme == "memory":
-        return MemoryReplayCache(clock=clock)
-    shown = url.split("@")[-1]  # never echo a password
-    raise ConfigError([f"SAML_STORE_URL={shown!r}: this version supports memory:// only"])
+    return open_stores(url, namespace=namespace, session_max_age=0, clock=clock)[0]

@@ -1,0 +1,96 @@
+"""Access logs in uvicorn's shape, with the signed-in user's e-mail in the "user" column.
+
+``127.0.0.1:52114 - b.simon@contoso.com "GET /reports?q=1 HTTP/1.1" 200``
+
+:class:`AccessLog` wraps the whole stack (outside the middleware) and writes one record per
+HTTP request to the ``saml_middleware.access`` logger. The user is found by a marker placed
+inside the middleware: :func:`asgi_marker` for ASGI apps, :func:`wsgi_marker` for WSGI apps
+served through a2wsgi. Both write into a dict the outer layer put in the scope, so they work
+although the middleware hands the app a copy of the scope.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .asgi import ASGIApp, Message, Receive, Scope, Send
+from .user import SAMLUser
+
+__all__ = ["NOTE", "AccessLog", "asgi_marker", "wsgi_marker"]
+
+#: The scope key of the dict the markers fill in (``{"user": email}``).
+NOTE = "saml_middleware.access"
+logger = logging.getLogger("saml_middleware.access")
+
+
+class AccessLog:
+    """One ``saml_middleware.access`` INFO record per HTTP request, after the response started.
+
+    :param app: the ASGI application (normally the middleware around the user's app).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        note: dict[str, str] = {}
+        scope[NOTE] = note
+        status = 500
+
+        async def watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            client = scope.get("client")
+            query = scope.get("query_string", b"").decode("latin-1")
+            logger.info(
+                '%s - %s "%s %s HTTP/%s" %d',
+                f"{client[0]}:{client[1]}" if client else "-",
+                note.get("user", "-"),
+                scope.get("method", "GET"),
+                scope.get("root_path", "") + scope["path"] + ("?" + query if query else ""),
+                scope.get("http_version", "1.1"),
+                status,
+            )
+
+
+def note_user(scope: Scope, user: Any) -> None:
+    """Record the user for :class:`AccessLog` (a no-op outside it)."""
+    note = scope.get(NOTE)
+    if note is not None and isinstance(user, SAMLUser):
+        note["user"] = user.email
+
+
+def asgi_marker(app: ASGIApp) -> ASGIApp:
+    """Put inside :class:`~saml_middleware.SAMLMiddleware`: notes ``scope["user"]``."""
+
+    async def marked(scope: Scope, receive: Receive, send: Send) -> None:
+        note_user(scope, scope.get("user"))
+        await app(scope, receive, send)
+
+    return marked
+
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def wsgi_marker(app: WSGIApp) -> WSGIApp:
+    """Put inside :class:`~saml_middleware.SAMLWSGIMiddleware` under a2wsgi: notes ``saml.user``."""
+
+    def marked(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        scope = environ.get("asgi.scope")
+        if isinstance(scope, dict):
+            note_user(scope, environ.get("saml.user"))
+        return app(environ, start_response)
+
+    return marked

@@ -1,0 +1,204 @@
+"""``saml-middleware proxy URL``: an authenticated reverse proxy to a service in any language.
+
+:class:`ReverseProxy` is a plain ASGI app; :func:`proxy_app` puts the middleware in front of it.
+Request and response bodies stream through (a large download never sits in memory);
+hop-by-hop headers are dropped in both directions (RFC 9110 section 7.6.1); redirects and
+``Set-Cookie`` from the upstream pass back untouched; an unreachable upstream gets a 502
+page. Every client-sent ``X-Remote-*`` header is removed before the identity headers of the
+signed-in user are added. WebSockets of signed-in users are passed through (httpx-ws).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from .accesslog import AccessLog, note_user
+from .asgi import ASGIApp, Receive, SAMLMiddleware, Scope, Send
+from .config import Settings
+from .errors import ConfigError
+from .identity_headers import IdentityHeaders
+from .pages import page
+from .user import SAMLUser
+
+__all__ = ["HOP_BY_HOP", "ReverseProxy", "proxy_app"]
+
+logger = logging.getLogger("saml_middleware.proxy")
+#: Headers that describe one connection, never forwarded (plus those named in ``Connection``).
+HOP_BY_HOP = frozenset(
+    ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"]
+)
+
+
+def strip_hop_by_hop(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """``headers`` without hop-by-hop ones: the fixed list, ``Proxy-*``, and any named in Connection."""
+    named = {
+        token.strip().lower()
+        for k, v in headers
+        if k.lower() == b"connection"
+        for token in v.decode("latin-1").split(",")
+    }
+    out = []
+    for key, value in headers:
+        low = key.decode("latin-1").lower()
+        if low in HOP_BY_HOP or low in named or low.startswith("proxy-"):
+            continue
+        out.append((key, value))
+    return out
+
+
+def _check_upstream(upstream: str) -> str:
+    parts = urlsplit(upstream)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError(
+            [f"the upstream must be an http(s) URL such as http://127.0.0.1:8080, got {upstream!r}"]
+        )
+    return upstream.rstrip("/")
+
+
+class ReverseProxy:
+    """Forward every request to ``upstream`` with the identity of ``scope["user"]`` as headers.
+
+    :param upstream: ``http(s)://host:port`` with an optional base path.
+    :param identity: which identity headers to add and which client headers to drop.
+    :param timeout: seconds to connect, and to wait for each chunk of the answer.
+    """
+
+    def __init__(self, upstream: str, identity: IdentityHeaders, *, timeout: float = 60.0) -> None:
+        self.upstream = _check_upstream(upstream)
+        self.identity = identity
+        self.timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0))
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:  # made on first use, on the serving event loop
+            limits = httpx.Limits(max_connections=None, max_keepalive_connections=100)
+            self._client = httpx.AsyncClient(timeout=self.timeout, limits=limits, follow_redirects=False)
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "websocket":
+            from .wsproxy import forward_websocket
+
+            await forward_websocket(self, scope, receive, send)
+        elif scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await self.aclose()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+
+    def url_for(self, scope: Scope) -> str:
+        raw = scope.get("raw_path")
+        path = raw.decode("latin-1") if raw else quote(scope["path"])
+        query = scope.get("query_string", b"").decode("latin-1")
+        return self.upstream + path + ("?" + query if query else "")
+
+    def headers_for(self, scope: Scope) -> list[tuple[bytes, bytes]]:
+        """The client's headers, cleaned, plus forwarding and identity headers."""
+        incoming = self.identity.strip(strip_hop_by_hop(list(scope["headers"])))
+        host = b""
+        forwarded_for = b""
+        out: list[tuple[bytes, bytes]] = []
+        for key, value in incoming:
+            low = key.lower()
+            if low == b"host":
+                host = value
+            elif low == b"x-forwarded-for":
+                forwarded_for = value + b", "
+            elif low not in (b"x-forwarded-host", b"x-forwarded-proto"):
+                out.append((key, value))
+        client = scope.get("client")
+        if client:
+            out.append((b"x-forwarded-for", forwarded_for + client[0].encode("latin-1")))
+        if host:
+            out.append((b"x-forwarded-host", host))
+        out.append((b"x-forwarded-proto", scope.get("scheme", "http").encode("latin-1")))
+        user = scope.get("user")
+        if isinstance(user, SAMLUser):
+            note_user(scope, user)
+            out += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.identity.for_user(user)]
+        return out
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = self.headers_for(scope)
+        has_body = any(k.lower() in (b"content-length", b"transfer-encoding") for k, _ in scope["headers"])
+        content = _body(receive) if has_body and scope["method"] not in ("GET", "HEAD") else None
+        request = self.client.build_request(
+            scope["method"], self.url_for(scope), headers=headers, content=content
+        )
+        try:
+            response = await self.client.send(request, stream=True)
+        except httpx.TimeoutException as exc:
+            logger.warning("upstream %s timed out: %r", self.upstream, exc)
+            await _page(send, 504, "Gateway timeout", "The application did not answer in time.")
+            return
+        except httpx.TransportError as exc:
+            logger.warning("upstream %s unreachable: %r", self.upstream, exc)
+            await _page(send, 502, "Bad gateway", "The application is not reachable. Try again shortly.")
+            return
+        try:
+            raw = strip_hop_by_hop(list(response.headers.raw))
+            await send({"type": "http.response.start", "status": response.status_code, "headers": raw})
+            async for chunk in response.aiter_raw():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        finally:
+            await response.aclose()
+
+
+async def _body(receive: Receive) -> AsyncIterator[bytes]:
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return  # the client went away: the short body makes the upstream request fail
+        chunk = message.get("body", b"")
+        if chunk:
+            yield chunk
+        if not message.get("more_body", False):
+            return
+
+
+async def _page(send: Send, status: int, title: str, text: str) -> None:
+    body = page(title, text)
+    headers = [
+        (b"content-type", b"text/html; charset=utf-8"),
+        (b"cache-control", b"no-store"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def proxy_app(upstream: str, settings: Settings | None = None, **gate_options: Any) -> ASGIApp:
+    """The authenticated reverse proxy to ``upstream``: middleware, proxy and access log.
+
+    :raises ConfigError: for a bad ``SAML_*`` setting or upstream URL.
+    """
+    settings = settings if settings is not None else Settings.from_env()
+    proxy = ReverseProxy(upstream, IdentityHeaders(settings))
+    return AccessLog(SAMLMiddleware(proxy, settings=settings, **gate_options))
+
+
+def proxy_command(args: argparse.Namespace) -> int:
+    """``saml-middleware proxy URL``."""
+    from .runner import serve
+
+    spec = {"mode": "proxy", "upstream": args.upstream}
+    return serve(spec, args, lambda: proxy_app(args.upstream))

@@ -1,0 +1,176 @@
+"""Redis (or Valkey) behind the replay cache and server-side sessions, through redis-py.
+
+Every key of one SP lives under ``saml-middleware:{<sha256(entity ID)[:16]>}:``,
+so several apps can share a Redis; the braces are a Redis Cluster hash tag,
+which keeps one SP's keys in one slot (multi-key transactions stay legal).
+
+* ``...:replay:<key>`` - ``"1"``, set with ``SET NX PX`` until the key's expiry.
+* ``...:session:<sid>`` - the session record (JSON), expiring with the session.
+* ``...:user:<sha256(e-mail)[:32]>`` - a set of that user's session ids, for revocation.
+
+Expiry times are sent as durations (``PX``) computed with the injected clock,
+so a clock difference between the app hosts and the Redis host does not matter.
+Every Redis error becomes :class:`~saml_middleware.errors.StoreUnavailable`:
+the callers fail closed. Commands are not retried (a retried ``SET NX`` whose
+first attempt did land would look like a replay); the connection pool
+reconnects on the next command once Redis is back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from ..errors import StoreUnavailable
+
+__all__ = ["RedisReplayCache", "RedisSessionStore", "connect", "key_prefix", "safe_url"]
+
+#: Seconds to wait for a connection or an answer before failing closed.
+SOCKET_TIMEOUT = 2.0
+
+
+def safe_url(url: str) -> str:
+    """``url`` without its password, for messages and logs.
+
+    >>> safe_url("redis://:s3cret@cache:6379/0")
+    'redis://cache:6379/0'
+    """
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return f"{parts.scheme}://{host}{parts.path}"
+
+
+def connect(url: str) -> redis.Redis:
+    """A client for ``redis://`` / ``rediss://`` (TLS) URLs; lazy, opens no socket yet.
+
+    Timeouts default to :data:`SOCKET_TIMEOUT`; URL query options such as
+    ``?socket_timeout=5`` override them.
+    """
+    try:
+        return redis.Redis.from_url(
+            url,
+            socket_timeout=SOCKET_TIMEOUT,
+            socket_connect_timeout=SOCKET_TIMEOUT,
+            retry=Retry(NoBackoff(), 0),
+            health_check_interval=30,
+        )
+    except ValueError as exc:
+        raise ValueError(f"SAML_STORE_URL={safe_url(url)!r}: {exc}") from None
+
+
+def key_prefix(namespace: str) -> str:
+    """The key prefix of the SP with entity ID ``namespace``."""
+    digest = hashlib.sha256(namespace.encode("utf-8")).hexdigest()[:16]
+    return f"saml-middleware:{{{digest}}}:"
+
+
+@contextmanager
+def _failing_closed(client: redis.Redis, what: str) -> Iterator[None]:
+    try:
+        yield
+    except redis.RedisError as exc:
+        kwargs = client.connection_pool.connection_kwargs
+        where = f"{kwargs.get('host', kwargs.get('path', '?'))}:{kwargs.get('port', '')}"
+        raise StoreUnavailable(f"redis {where}: {what}: {type(exc).__name__}: {exc}") from None
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
+def _ms_until(expires_at: float, now: float) -> int:
+    return max(1, int((expires_at - now) * 1000))
+
+
+class RedisReplayCache:
+    """A :class:`~saml_middleware.stores.ReplayCache` shared by every process using one Redis.
+
+    :param client: from :func:`connect`.
+    :param namespace: the SP entity ID; keys of other SPs never collide.
+    :param clock: epoch seconds, the clock ``expires_at`` values are computed with.
+    """
+
+    def __init__(
+        self, client: redis.Redis, namespace: str, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.client = client
+        self.prefix = key_prefix(namespace) + "replay:"
+        self.clock = clock
+
+    def add(self, key: str, expires_at: float) -> bool:
+        with _failing_closed(self.client, "recording a one-time key"):
+            done = self.client.set(self.prefix + key, b"1", nx=True, px=_ms_until(expires_at, self.clock()))
+        return bool(done)
+
+
+class RedisSessionStore:
+    """A :class:`~saml_middleware.stores.SessionStore` in Redis.
+
+    :param client: from :func:`connect`.
+    :param namespace: the SP entity ID.
+    :param index_ttl: seconds a user's index of sessions outlives its latest
+        write; at least the longest session (``SAML_SESSION_MAX_AGE``).
+    :param clock: epoch seconds.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        namespace: str,
+        *,
+        index_ttl: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.client = client
+        self.prefix = key_prefix(namespace)
+        self.index_ttl = index_ttl
+        self.clock = clock
+
+    def _session_key(self, sid: str) -> str:
+        return f"{self.prefix}session:{sid}"
+
+    def _user_key(self, email: str) -> str:
+        return f"{self.prefix}user:{hashlib.sha256(email.lower().encode('utf-8')).hexdigest()[:32]}"
+
+    def get(self, sid: str) -> str | None:
+        with _failing_closed(self.client, "reading a session"):
+            value = self.client.get(self._session_key(sid))
+        return None if value is None else _text(value)
+
+    def put(self, sid: str, email: str, record: str, expires_at: float, *, existing: bool = False) -> bool:
+        ttl = _ms_until(expires_at, self.clock())
+        with _failing_closed(self.client, "writing a session"):
+            if existing:
+                return bool(self.client.set(self._session_key(sid), record, px=ttl, xx=True))
+            pipe = self.client.pipeline(transaction=True)
+            pipe.set(self._session_key(sid), record, px=ttl)
+            pipe.sadd(self._user_key(email), sid)
+            pipe.expire(self._user_key(email), max(self.index_ttl, ttl // 1000 + 1))
+            pipe.execute()
+        return True
+
+    def delete(self, sid: str, email: str) -> None:
+        with _failing_closed(self.client, "deleting a session"):
+            pipe = self.client.pipeline(transaction=True)
+            pipe.delete(self._session_key(sid))
+            pipe.srem(self._user_key(email), sid)
+            pipe.execute()
+
+    def revoke(self, email: str) -> int:
+        index = self._user_key(email)
+        with _failing_closed(self.client, "revoking sessions"):
+            sids = [_text(s) for s in self.client.smembers(index)]  # type: ignore[union-attr]
+            if not sids:
+                return 0
+            pipe = self.client.pipeline(transaction=True)
+            pipe.delete(*(self._session_key(s) for s in sids))
+            pipe.srem(index, *sids)
+            deleted, _ = pipe.execute()
+        return int(deleted)

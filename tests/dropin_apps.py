@@ -1,0 +1,56 @@
+"""Small apps served by ``saml-middleware run`` in the drop-in tests."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+
+async def _whoami(request: Request) -> JSONResponse:
+    user = request.user
+    return JSONResponse(
+        {
+            "kind": "asgi",
+            "user": getattr(user, "email", None),
+            "name": getattr(user, "display_name", None),
+            "root_path": request.scope.get("root_path", ""),
+        }
+    )
+
+
+asgi_app = Starlette(routes=[Route("/{path:path}", _whoami)])
+
+
+def make_asgi_app() -> Starlette:
+    """A factory, for ``--factory``."""
+    return Starlette(routes=[Route("/{path:path}", _whoami)])
+
+
+def wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    user = environ.get("saml.user")
+    body = json.dumps(
+        {"kind": "wsgi", "user": environ.get("REMOTE_USER"), "name": getattr(user, "display_name", None)}
+    ).encode()
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+async def _ws_echo(websocket: WebSocket) -> None:
+    await websocket.accept()
+    await websocket.send_text("hello " + websocket.headers.get("x-remote-user", "nobody"))
+    while True:
+        message = await websocket.receive_text()
+        if message == "bye":
+            await websocket.close(4001)
+            return
+        await websocket.send_text(message.upper())
+
+
+ws_upstream = Starlette(routes=[WebSocketRoute("/ws", _ws_echo)])

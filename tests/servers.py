@@ -1,0 +1,102 @@
+"""Real servers for the drop-in tests: commands as subprocesses on free loopback ports, and a
+browser-like httpx client that logs in through the dev IdP over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from saml_middleware.devidp import auto_post_form_fields
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "drop-in-secret-key-0123456789"
+CLI = [sys.executable, "-m", "saml_middleware.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
+    """Until ``url`` answers; fail with the server's output if it exits or never answers."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            httpx.get(url, timeout=2)
+            return
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{url} never answered:\n{log.read_text()}") from None
+            time.sleep(0.1)
+
+
+@contextmanager
+def server(
+    args: list[str], ready_url: str, log: Path, env: dict[str, str] | None = None, cwd: Path = ROOT
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``args`` until the block ends; its output goes to ``log``."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
+        try:
+            wait_for(ready_url, proc, log)
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def sp_env(base: str, metadata_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a wrapped app: this machine's, minus any SAML_*, plus ours."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAML_")}
+    env.update(
+        SAML_BASE_URL=base,
+        SAML_SECRET_KEY=SECRET,
+        SAML_IDP_METADATA_URL=metadata_url,
+        PYTHONPATH=str(ROOT),
+        PYTHONWARNINGS="error::DeprecationWarning",
+        **extra,
+    )
+    return env
+
+
+def login(browser: httpx.Client, url: str, email: str = "b.simon@contoso.com") -> httpx.Response:
+    """From a protected ``url`` through the dev IdP and back; the 303 from the ACS."""
+    to_idp = browser.get(url, headers={"accept": "text/html"})
+    assert to_idp.status_code == 302, to_idp.text
+    location = to_idp.headers["location"]
+    query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+    picked = browser.post(location.split("?")[0] + "/login", data={**query, "email": email})
+    assert picked.status_code == 200, picked.text
+    action, fields = auto_post_form_fields(picked.text)
+    landed = browser.post(action, data=fields)
+    assert landed.status_code == 303, landed.text
+    return landed
+
+
+@pytest.fixture(scope="session")
+def dev_idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``saml-middleware dev-idp`` on a free port for the whole session; yields its metadata URL."""
+    port = free_port()
+    tmp = tmp_path_factory.mktemp("dev-idp")
+    args = [*CLI, "dev-idp", "--idp-port", str(port), "--public-host", "127.0.0.1", "--key-dir", str(tmp)]
+    with server(args, f"http://127.0.0.1:{port}/", tmp / "log.txt"):
+        banner = (tmp / "log.txt").read_text()
+        yield next(w for w in banner.split() if w.endswith("federationmetadata.xml"))

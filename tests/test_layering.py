@@ -9,8 +9,33 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "saml_middleware"
-CORE = ["sp.py", "checks.py", "crypto.py", "xmlparse.py", "identity.py", "idp.py", "config.py", "user.py"]
-ADAPTERS = ["asgi.py", "wsgi.py", "gate.py", "acs.py", "sessions.py", "cookies.py", "http.py"]
+CORE = [
+    "sp.py",
+    "checks.py",
+    "crypto.py",
+    "decrypt.py",
+    "xmlparse.py",
+    "identity.py",
+    "idp.py",
+    "config.py",
+    "user.py",
+]
+ADAPTERS = [
+    "asgi.py",
+    "wsgi.py",
+    "gate.py",
+    "acs.py",
+    "sessions.py",
+    "server_sessions.py",
+    "cookies.py",
+    "http.py",
+    "proxy.py",
+    "wsproxy.py",
+    "runner.py",
+    "identity_headers.py",
+    "accesslog.py",
+    "revoke.py",
+]
 XML = {"lxml", "xmlsec", "saml2", "defusedxml", "xml"}
 
 

@@ -467,7 +467,8 @@ def requests_per_second(rounds: int, seconds: float, connections: int) -> tuple[
                 results[name].append(load(url, cookie, seconds, connections))
     tool = "wrk" if shutil.which("wrk") else "benchmarks/load.py"
     ratios = sorted(w / b for b, w in zip(results["bare"], results["wrapped"], strict=True))
-    return median(results["bare"]), median(results["wrapped"]), ratios[len(ratios) // 2], tool
+    shown = " ".join(f"{r:.0%}" for r in ratios)
+    return median(results["bare"]), median(results["wrapped"]), ratios[len(ratios) // 2], f"{tool}|{shown}"
 
 
 def median(values: list[float]) -> float:
@@ -553,6 +554,7 @@ def main() -> None:
             print(f"{name:48} {p50 * 1e6:8.2f} {p99 * 1e6:8.2f}  {note}")
     if "rps" in sections:
         bare, wrapped, ratio, tool = requests_per_second(args.rps_rounds, args.rps_seconds, args.connections)
+        tool, rounds = tool.split("|")
         print(
             f"\nHello-world under {uvicorn_flavour()}; load: {tool}, 1 thread, {args.connections} "
             f"connections, {args.rps_seconds:g} s x {args.rps_rounds} alternating rounds each, loopback"
@@ -560,7 +562,7 @@ def main() -> None:
         print(f"{'app':48} {'median req/s':>12} {'vs bare':>8}")
         print(f"{'bare hello-world':48} {bare:12.0f} {1:8.1%}")
         print(f"{'wrapped, authenticated (session cookie)':48} {wrapped:12.0f} {ratio:8.1%}")
-        print("(vs bare: median over rounds of wrapped/bare, each pair run back to back)")
+        print(f"(vs bare: median over rounds of wrapped/bare, each pair back to back; rounds: {rounds})")
     print(f"# load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if "profile" in sections:
         print("\nWhere the whole-ACS-endpoint time goes:")

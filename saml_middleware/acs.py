@@ -11,7 +11,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from html import escape
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qs
 
 from .config import Settings
@@ -19,11 +19,15 @@ from .cookies import CookieCodec, cookie_header
 from .directory import UserDirectory
 from .errors import ResponseRejected, StoreUnavailable
 from .http import HTTPRequest, HTTPResponse
+from .metadata_refresh import MetadataRefresher
 from .pages import page
 from .paths import safe_return_path
 from .sessions import SessionManager
 from .sp import ServiceProvider
 from .user import SAMLUser
+
+if TYPE_CHECKING:
+    from .operations import Operations
 
 __all__ = ["LOGIN_COOKIE_AGE", "AssertionConsumer", "Resolver", "login_cookie_name"]
 
@@ -47,6 +51,7 @@ class AssertionConsumer:
     :param directory: admits (and enriches) the user.
     :param sessions: creates the session cookie.
     :param token: randomness for reference ids.
+    :param events: told of every login and refusal (audit log, metrics, setup page).
     """
 
     def __init__(
@@ -57,6 +62,8 @@ class AssertionConsumer:
         sessions: SessionManager,
         codec: CookieCodec,
         token: Callable[[int], str],
+        *,
+        events: Operations | None = None,
     ) -> None:
         self.settings = settings
         self.sp = sp
@@ -64,15 +71,22 @@ class AssertionConsumer:
         self.sessions = sessions
         self.codec = codec
         self.token = token
+        #: set by the gate with ``SAML_IDP_METADATA_URL`` (metadata_refresh.py)
+        self.refresher: MetadataRefresher | None = None
+        self.events = events
 
     def __call__(self, request: HTTPRequest, resolve: Resolver) -> HTTPResponse:
+        started = self.events.timer() if self.events is not None else 0.0
         ref = self.token(6)
         relay = None
         try:
             relay, form = self._read_form(request)
             pending = self._pending(request, relay)
-            verified = self.sp.process_response(
-                form["SAMLResponse"][0], pending.get("r") if pending else None
+            posted, request_id = form["SAMLResponse"][0], pending.get("r") if pending else None
+            verified = (
+                self.refresher.guard(lambda: self.sp.process_response(posted, request_id))
+                if self.refresher is not None
+                else self.sp.process_response(posted, request_id)
             )
             if pending and not self.sp.replay.add(
                 f"{self.settings.sp_entity_id}|request|{pending['r']}",
@@ -84,13 +98,16 @@ class AssertionConsumer:
                 raise ResponseRejected("unknown_user", "not in the user directory", email=verified.user.email)
             _, session_cookie = self.sessions.create(user)
         except ResponseRejected as exc:
+            self._event("refusal", request, started, ref, email=exc.email, reason=exc.reason)
             return self._refuse(exc, ref, relay)
         except StoreUnavailable as exc:
             logger.error("SAML login failed: store unavailable ref=%s: %s", ref, exc, extra={"saml_ref": ref})
+            self._event("refusal", request, started, ref, reason="store_unavailable")
             body = page("Sign-in is unavailable", "Please try again in a minute.", reference=ref)
             return HTTPResponse.html(503, body, *self._forget(relay))
         except Exception:
             logger.exception("SAML response caused an unexpected error ref=%s", ref, extra={"saml_ref": ref})
+            self._event("refusal", request, started, ref, reason="malformed_response")
             return self._refuse(
                 ResponseRejected("malformed_response", "unexpected error"), ref, relay, log=False
             )
@@ -102,9 +119,17 @@ class AssertionConsumer:
             self.sp.idp.entity_id,
             extra={"saml_event": "login", "saml_email": user.email, "saml_ref": ref},
         )
+        self._event("login", request, started, ref, email=user.email)
         return HTTPResponse.redirect(
             303, target or self.settings.default_redirect, session_cookie, *self._forget(relay)
         )
+
+    def _event(
+        self, name: str, request: HTTPRequest, started: float, ref: str, *, email: str | None = None,
+        reason: str | None = None,
+    ) -> None:  # fmt: skip
+        if self.events is not None:
+            self.events.event(name, request, email=email, reason=reason, ref=ref, started=started)
 
     def _lookup(self, user: SAMLUser, resolve: Resolver) -> SAMLUser | None:
         try:

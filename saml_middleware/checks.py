@@ -194,6 +194,7 @@ def check_protocol(parts: Parts, signed: dict[str, str], expected: Expected, now
         raise ResponseRejected("destination", f"Destination is {dest!r}, this ACS is {expected.acs_url!r}")
     if dest is None and "assertion" not in signed:
         raise ResponseRejected("destination", "Destination is required when only the Response is signed")
+    refused_as_old_from = now + expected.max_age + skew
     for where, el in (("Response", resp), ("Assertion", a)):
         issuer = _issuer(el)
         # Optional in the core schema, but every IdP sends it and SECURITY.md requires it on both.
@@ -207,6 +208,8 @@ def check_protocol(parts: Parts, signed: dict[str, str], expected: Expected, now
             raise ResponseRejected("not_yet_valid", f"{where} IssueInstant is in the future")
         if issued < now - expected.max_age - skew:
             raise ResponseRejected("expired", f"{where} was issued more than {expected.max_age:.0f}s ago")
+        if where == "Assertion":  # always signed content (directly, or through the Response)
+            refused_as_old_from = min(refused_as_old_from, issued + expected.max_age + skew)
 
     irt = resp.get("InResponseTo")
     if expected.request_id is None:
@@ -243,7 +246,9 @@ def check_protocol(parts: Parts, signed: dict[str, str], expected: Expected, now
         session_end = stmt.get("SessionNotOnOrAfter")
         if session_end is not None and now >= parse_instant(session_end, "SessionNotOnOrAfter") + skew:
             raise ResponseRejected("expired", "AuthnStatement SessionNotOnOrAfter has passed")
-    return keep_until + skew
+    # A replay is refused as too old once the assertion's IssueInstant is more than
+    # max_age + skew in the past, so the replay cache need not remember it longer.
+    return min(keep_until + skew, refused_as_old_from + 1)
 
 
 def _check_subject(a: etree._Element, expected: Expected, now: float) -> float:

@@ -19,6 +19,7 @@ from .config import Settings
 from .demo import demo_app
 from .devidp import DevIdP, generate_keypair, load_users
 from .errors import REASONS, ConfigError, ResponseRejected
+from .expiry import expiry_report
 from .proxy import proxy_command
 from .revoke import add_sessions_command
 from .runner import add_server_options, run_command
@@ -62,7 +63,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     for pem in idp.certificates:
         info = certificate_summary(pem)
         print(f"  Signing certificate:       {info['subject']}, expires {info['not_after']}")
-    return 0
+    return expiry_report(idp.certificates, settings.sp_cert, time.time())
 
 
 def _cmd_metadata(args: argparse.Namespace) -> int:

@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
-from .pem import load_certificates, load_private_key
+from .keysettings import normalise_keys
 
 __all__ = ["Settings"]
 
@@ -84,9 +84,12 @@ class Settings:
     idp_slo_url: str = ""
     idp_entity_id: str = ""
     idp_cert: tuple[str, ...] = ()
+    idp_metadata_cert: tuple[str, ...] = ()
     idp_metadata_refresh: int = 86400
     sp_key: str = ""
     sp_cert: str = ""
+    sp_key_next: str = ""
+    sp_cert_next: str = ""
     email_attribute: str = ""
     users: str = "assertion"
     user_query: str = ""
@@ -162,26 +165,7 @@ class Settings:
             for name in ("idp_sso_url", "idp_entity_id", "idp_cert"):
                 if not getattr(self, name):
                     problems.append(f"SAML_{name.upper()} is required when no IdP metadata is given")
-        if isinstance(self.idp_cert, str):
-            set_(self, "idp_cert", (self.idp_cert,))
-        try:
-            set_(
-                self,
-                "idp_cert",
-                tuple(load_certificates("\n".join(self.idp_cert))) if self.idp_cert else (),
-            )
-        except ValueError as exc:
-            problems.append(f"SAML_IDP_CERT: {exc}")
-        if bool(self.sp_key) != bool(self.sp_cert):
-            problems.append("SAML_SP_KEY and SAML_SP_CERT go together: give both or neither")
-        elif self.sp_key:
-            try:
-                set_(self, "sp_key", load_private_key(self.sp_key))
-                set_(self, "sp_cert", load_certificates(self.sp_cert)[0])
-            except ValueError as exc:
-                problems.append(f"SAML_SP_KEY / SAML_SP_CERT: {exc}")
-        if self.require_encryption and not self.sp_key:
-            problems.append("SAML_REQUIRE_ENCRYPTION needs SAML_SP_KEY and SAML_SP_CERT")
+        normalise_keys(self, set_, problems)  # certificates and key pairs (keysettings.py)
 
         if not (self.users == "assertion" or self.users.split(":", 1)[0] in ("file", "sql", "python")):
             problems.append(
@@ -280,7 +264,7 @@ def _convert(name: str, type_: Any, raw: str) -> Any:
             return int(raw)
         except ValueError:
             raise ValueError(f"expected a whole number, got {raw!r}") from None
-    if name == "idp_cert":
+    if name in ("idp_cert", "idp_metadata_cert"):
         return (raw,)
     if t.startswith("tuple"):
         return _csv(raw)

@@ -36,7 +36,8 @@ ALLOWED = frozenset(
 class AssertionDecryptor:
     """Replaces an ``EncryptedAssertion`` by the ``Assertion`` it holds.
 
-    :param key_pem: the SP private key (``SAML_SP_KEY``), PKCS#8 PEM.
+    :param key_pems: the SP private keys, PKCS#8 PEM: ``SAML_SP_KEY`` and, during a
+        rollover, ``SAML_SP_KEY_NEXT``; each is tried in turn.
 
     >>> decrypt = AssertionDecryptor(settings.sp_key)        # doctest: +SKIP
     >>> assertion = decrypt(response.find(".../EncryptedAssertion"))  # doctest: +SKIP
@@ -45,8 +46,10 @@ class AssertionDecryptor:
        before calling this, because decryption changes the signed content.
     """
 
-    def __init__(self, key_pem: str) -> None:
-        self._key = xmlsec.Key.from_memory(key_pem.encode(), xmlsec.constants.KeyDataFormatPem)
+    def __init__(self, *key_pems: str) -> None:
+        if not key_pems:
+            raise ValueError("at least one SP key is required")
+        self._keys = [xmlsec.Key.from_memory(k.encode(), xmlsec.constants.KeyDataFormatPem) for k in key_pems]
 
     def __call__(self, encrypted: etree._Element) -> etree._Element:
         """Decrypt in place; return the Assertion now standing where ``encrypted`` stood.
@@ -62,15 +65,26 @@ class AssertionDecryptor:
             if method.get("Algorithm") not in ALLOWED:
                 raise ResponseRejected("weak_algorithm", f"encryption algorithm {method.get('Algorithm')!r}")
         _gather_encrypted_key(encrypted, data)
-        manager = xmlsec.KeysManager()
-        manager.add_key(self._key)
-        try:
-            plain = xmlsec.EncryptionContext(manager).decrypt(data)
-        except (xmlsec.Error, ValueError) as exc:
-            raise ResponseRejected("decryption_failed", f"the assertion does not decrypt: {exc}") from None
+        plain: object = None
+        failure: Exception | None = None
+        position = list(encrypted).index(data)
+        for key in self._keys:
+            # each attempt on a copy: a failed one must not leave the tree half-changed
+            trial = copy.deepcopy(encrypted)
+            manager = xmlsec.KeysManager()
+            manager.add_key(key)
+            try:
+                plain = xmlsec.EncryptionContext(manager).decrypt(trial[position])
+                break
+            except (xmlsec.Error, ValueError) as exc:
+                failure = exc
+        else:
+            raise ResponseRejected(
+                "decryption_failed", f"the assertion does not decrypt: {failure}"
+            ) from None
         if not isinstance(plain, etree._Element) or plain.tag != q("saml", "Assertion"):
             raise ResponseRejected("decryption_failed", "the decrypted content is not one saml:Assertion")
-        if len(encrypted) != 1:
+        if len(trial) != 1:
             raise ResponseRejected("decryption_failed", "unexpected content beside the encrypted assertion")
         check_depth_and_pis(plain)
         parent = encrypted.getparent()

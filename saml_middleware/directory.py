@@ -153,11 +153,13 @@ class PythonDirectory:
         )
 
 
-def directory_from_setting(value: str, *, user_query: str = "") -> UserDirectory:
+def directory_from_setting(value: str, *, user_query: str = "", user_id_attribute: str = "") -> UserDirectory:
     """The directory described by a ``SAML_USERS`` value.
 
     :param value: ``assertion``, ``file:PATH``, ``sql:URL`` or ``python:module:function``.
     :param user_query: ``SAML_USER_QUERY``, required with ``sql:``.
+    :param user_id_attribute: ``SAML_USER_ID_ATTRIBUTE``: file and SQL directories
+        then match users on that attribute's value instead of the e-mail.
     :raises ConfigError: naming what is wrong.
 
     >>> type(directory_from_setting("assertion")).__name__
@@ -173,11 +175,11 @@ def directory_from_setting(value: str, *, user_query: str = "") -> UserDirectory
         if kind == "file":
             from .userfile import FileDirectory
 
-            return FileDirectory(rest)
+            return FileDirectory(rest, user_id_attribute=user_id_attribute)
         if kind == "sql":
             from .usersql import SQLDirectory
 
-            return SQLDirectory(rest, user_query)
+            return SQLDirectory(rest, user_query, user_id_attribute=user_id_attribute)
         return PythonDirectory(rest)
     raise bad_setting(
         f"SAML_USERS must be assertion, file:PATH, sql:URL or python:module:function, got {value!r}"

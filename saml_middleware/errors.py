@@ -60,9 +60,14 @@ REASONS: dict[str, tuple[int, str]] = {
     "in_response_to": (400, "InResponseTo does not match a login started in this browser"),
     "unsolicited": (403, "IdP-initiated login is off (SAML_ALLOW_IDP_INITIATED)"),
     "replayed": (400, "this assertion was already used"),
+    # single logout (/sls)
+    "logout_invalid": (400, "a logout message at the SLS is malformed or not what was expected"),
+    "logout_unsigned": (400, "a logout message arrived without the required IdP signature"),
+    "logout_in_response_to": (400, "the LogoutResponse does not answer a logout started in this browser"),
     # identity
     "no_email": (403, "no e-mail address found in the signed assertion"),
     "domain_not_allowed": (403, "the e-mail domain is not in SAML_ALLOWED_DOMAINS"),
+    "no_user_id": (403, "the assertion lacks the SAML_USER_ID_ATTRIBUTE attribute users are linked on"),
     "unknown_user": (403, "the user is not in the application's user directory"),
     # infrastructure
     "store_unavailable": (503, "the replay cache / session store cannot be reached"),

@@ -25,6 +25,9 @@ from .errors import StoreUnavailable
 from .http import HTTPRequest, HTTPResponse
 from .identity_headers import IdentityHeaders
 from .idp import IdPInfo, load_idp
+from .logout import SingleLogout
+from .metadata_refresh import MetadataRefresher
+from .operations import Operations
 from .pages import page
 from .paths import is_public, safe_return_path
 from .server_sessions import ServerSessionManager
@@ -86,7 +89,9 @@ class Gate:
         self.directory = (
             directory
             if directory is not None
-            else directory_from_setting(settings.users, user_query=settings.user_query)
+            else directory_from_setting(
+                settings.users, user_query=settings.user_query, user_id_attribute=settings.user_id_attribute
+            )
         )
         self.sp = ServiceProvider(
             settings, self.idp, self.replay, clock=clock, random_id=lambda: "_" + token(16)
@@ -100,7 +105,17 @@ class Gate:
         #: ``authenticate`` does network I/O (server sessions): ASGI runs it off the event loop.
         self.authenticate_blocks = isinstance(self.sessions, ServerSessionManager)
         self._unavailable_logged = 0.0
-        self.acs = AssertionConsumer(settings, self.sp, self.directory, self.sessions, self.codec, token)
+        #: audit log, metrics, setup page, certificate expiry watch
+        self.ops = Operations.for_gate(self)
+        self.acs = AssertionConsumer(
+            settings, self.sp, self.directory, self.sessions, self.codec, token, events=self.ops
+        )
+        self.slo = SingleLogout(settings, self.sp, self.sessions, self.codec, token)
+        #: SAML_IDP_METADATA_URL: refreshed when a login starts or at the ACS (metadata_refresh.py)
+        self.refresher = (
+            MetadataRefresher(settings, self.sp, clock=clock) if settings.idp_metadata_url else None
+        )
+        self.acs.refresher = self.refresher
         prefix = settings.path_prefix
         self._prefix_slash = prefix + "/"
         self._routes: dict[str, Callable[[HTTPRequest, Resolver], HTTPResponse]] = {
@@ -108,8 +123,11 @@ class Gate:
             prefix + "/login": self._login,
             prefix + "/metadata": self._metadata,
             prefix + "/logout": self._logout,
+            prefix + "/sls": self.slo,
             prefix + "/health": self._health,
             prefix + "/auth": self._auth,
+            prefix + "/metrics": self.ops.metrics_endpoint,
+            prefix + "/setup": self.ops.setup_endpoint,
         }
         self._public = settings.public_paths
         parts = urlsplit(settings.base_url)
@@ -130,6 +148,7 @@ class Gate:
         :raises StoreUnavailable: server sessions only, when the store cannot be
             read; answer with :meth:`unavailable` (never treat the user as logged out).
         """
+        self.ops.expiry.tick()  # a clock read; logs expiring certificates once a day
         if not cookie_header_value or self.session_cookie not in cookie_header_value:
             return None
         return self.sessions.load(parse_cookies(cookie_header_value).get(self.session_cookie))
@@ -161,6 +180,7 @@ class Gate:
 
         Logged at most once every 10 seconds, so an outage does not flood the log.
         """
+        self.ops.store_error()
         now = self.clock()
         if now - self._unavailable_logged >= 10:
             self._unavailable_logged = now
@@ -185,6 +205,8 @@ class Gate:
             return self.unavailable(request, exc)
 
     def _start_login(self, next_path: str) -> HTTPResponse:
+        if self.refresher is not None:
+            self.refresher.refresh_if_due()
         relay = self.token(18)
         login = self.sp.build_login(relay)
         value = self.codec.dump_login({"r": login.request_id, "n": next_path})
@@ -245,7 +267,10 @@ class Gate:
                 )
             if found is not None:
                 self.sessions.end(found[0])
-            return HTTPResponse.redirect(303, self.settings.logout_path, self.sessions.clear_header())
+                self.ops.event("logout", request, email=found[0].user.email)
+            clear = self.sessions.clear_header()
+            to_idp = self.slo.start(found[0], clear) if found else None
+            return to_idp or HTTPResponse.redirect(303, self.settings.logout_path, clear)
         if request.method not in ("GET", "HEAD"):
             return HTTPResponse.html(405, page("Method not allowed", "Use GET or POST."))
         if found is None:
@@ -253,7 +278,9 @@ class Gate:
         token = parse_qs(request.query).get("token", [""])[0]
         if secrets.compare_digest(token, found[0].logout_token):
             self.sessions.end(found[0])
-            return HTTPResponse.html(200, signed_out, self.sessions.clear_header())
+            self.ops.event("logout", request, email=found[0].user.email)
+            to_idp = self.slo.start(found[0], self.sessions.clear_header())
+            return to_idp or HTTPResponse.html(200, signed_out, self.sessions.clear_header())
         form = (
             f'<form method="post" action="{escape(self.settings.logout_path)}">'
             "<button type=submit>Sign out</button></form>"

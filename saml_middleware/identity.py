@@ -54,6 +54,8 @@ class IdentityReader:
     :param attribute_map: extra ``alias -> attribute name`` pairs
         (``SAML_ATTRIBUTE_MAP``), added to Entra's aliases.
     :param allowed_domains: admitted e-mail domains (lower case); empty admits all.
+    :param user_id_attribute: ``SAML_USER_ID_ATTRIBUTE`` (a claim name or alias such as
+        ``object_id``): an assertion without a value for it is refused (``no_user_id``).
     """
 
     def __init__(
@@ -61,8 +63,10 @@ class IdentityReader:
         email_attribute: str = "",
         attribute_map: Mapping[str, str] | None = None,
         allowed_domains: Sequence[str] = (),
+        user_id_attribute: str = "",
     ) -> None:
         self.aliases = {**ENTRA_ALIASES, **(attribute_map or {})}
+        self.user_id_attribute = user_id_attribute
         self.email_attribute = email_attribute
         self.allowed_domains = tuple(allowed_domains)
 
@@ -83,6 +87,11 @@ class IdentityReader:
         domain = email.rsplit("@", 1)[1].lower()
         if self.allowed_domains and domain not in self.allowed_domains:
             raise ResponseRejected("domain_not_allowed", f"domain {domain!r} is not allowed", email=email)
+        uid = self.user_id_attribute
+        if uid and not any(v.strip() for v in attributes.get(self.aliases.get(uid, uid), [])[:1]):
+            raise ResponseRejected(
+                "no_user_id", f"no {uid!r} attribute (SAML_USER_ID_ATTRIBUTE)", email=email
+            )
         first = {k: v[0] for k, v in attributes.items() if v and v[0]}
         display = first.get("display_name") or " ".join(
             x for x in (first.get("given_name"), first.get("surname")) if x
@@ -95,6 +104,7 @@ class IdentityReader:
             attributes=attributes,
             session_index=stmt.get("SessionIndex") if stmt is not None else None,
             issuer=issuer,
+            name_id_format=(name_id_el.get("Format") or "") if name_id_el is not None else "",
         )
 
     def _email(self, name_id: str, attributes: Mapping[str, list[str]]) -> str:

@@ -7,6 +7,7 @@ manual ``SAML_IDP_SSO_URL`` / ``SAML_IDP_ENTITY_ID`` / ``SAML_IDP_CERT``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -14,10 +15,11 @@ from lxml import etree
 
 from .config import Settings
 from .errors import ConfigError, ResponseRejected
+from .metadata_signature import verify_metadata_signature
 from .pem import load_certificates
 from .xmlparse import parse_untrusted, q
 
-__all__ = ["IdPInfo", "load_idp", "parse_idp_metadata"]
+__all__ = ["IdPInfo", "fetch_metadata", "idp_from_metadata", "load_idp", "parse_idp_metadata"]
 
 _REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 _PROTOCOL = "urn:oasis:names:tc:SAML:2.0:protocol"
@@ -99,13 +101,40 @@ def parse_idp_metadata(xml: bytes, *, entity_id: str | None = None) -> IdPInfo:
     return IdPInfo(ident, sso[0], tuple(dict.fromkeys(certs)), slo[0] if slo else None)
 
 
-def load_idp(settings: Settings, *, fetch: bool = True) -> IdPInfo:
+def fetch_metadata(url: str, *, timeout: float = 10.0) -> bytes:
+    """GET the metadata at ``url`` (redirects followed). :raises httpx.HTTPError:"""
+    resp = httpx.get(url, timeout=timeout, follow_redirects=True)
+    resp.raise_for_status()
+    return resp.content
+
+
+def idp_from_metadata(settings: Settings, xml: bytes) -> IdPInfo:
+    """The IdP from a metadata document, its signature checked against
+    ``SAML_IDP_METADATA_CERT`` when set, and the manual settings applied.
+
+    :raises ValueError: with a message fit for a ConfigError or a warning.
+    """
+    if settings.idp_metadata_cert:
+        verify_metadata_signature(xml, settings.idp_metadata_cert, allow_sha1=settings.allow_sha1)
+    info = parse_idp_metadata(xml, entity_id=settings.idp_entity_id or None)
+    return IdPInfo(
+        entity_id=info.entity_id,
+        sso_url=settings.idp_sso_url or info.sso_url,
+        certificates=tuple(dict.fromkeys(info.certificates + settings.idp_cert)),
+        slo_url=info.slo_url,
+    )
+
+
+def load_idp(
+    settings: Settings, *, fetch: bool = True, fetcher: Callable[[str], bytes] = fetch_metadata
+) -> IdPInfo:
     """Resolve the IdP from settings: metadata (URL, file or inline) and/or manual values.
 
     Manual values override what the metadata says, and ``SAML_IDP_CERT``
     certificates are added to the metadata's (useful during a rollover).
 
     :param fetch: allow fetching ``SAML_IDP_METADATA_URL`` over the network.
+    :param fetcher: how to fetch it (tests replace it).
     :raises ConfigError: naming the variable and what is wrong with it.
     """
     xml: bytes | None = None
@@ -119,20 +148,12 @@ def load_idp(settings: Settings, *, fetch: bool = True) -> IdPInfo:
                 xml = fh.read()
         elif settings.idp_metadata_url and fetch:
             source = "SAML_IDP_METADATA_URL"
-            resp = httpx.get(settings.idp_metadata_url, timeout=10.0, follow_redirects=True)
-            resp.raise_for_status()
-            xml = resp.content
+            xml = fetcher(settings.idp_metadata_url)
     except (OSError, httpx.HTTPError) as exc:
         raise ConfigError([f"{source}: cannot load the IdP metadata: {exc}"]) from None
     if xml is None:
         return IdPInfo(settings.idp_entity_id, settings.idp_sso_url, settings.idp_cert)
     try:
-        info = parse_idp_metadata(xml, entity_id=settings.idp_entity_id or None)
+        return idp_from_metadata(settings, xml)
     except ValueError as exc:
         raise ConfigError([f"{source}: {exc}"]) from None
-    return IdPInfo(
-        entity_id=info.entity_id,
-        sso_url=settings.idp_sso_url or info.sso_url,
-        certificates=tuple(dict.fromkeys(info.certificates + settings.idp_cert)),
-        slo_url=info.slo_url,
-    )

@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Callable
 
+from .audit import AuditEvent, emit
 from .config import Settings
 from .errors import ConfigError, StoreUnavailable
 from .stores import open_stores
@@ -45,6 +46,7 @@ def revoke_command(args: argparse.Namespace, *, clock: Callable[[], float] = tim
     except (ConfigError, StoreUnavailable) as exc:
         print(f"cannot revoke: {exc}", file=sys.stderr)
         return 1
+    emit(AuditEvent("revocation", clock(), email=args.email))
     print(f"ended {ended} session{'' if ended == 1 else 's'} of {args.email}")
     return 0
 

@@ -87,6 +87,20 @@ class ServerSessionManager(SessionManager):
         """Delete the session from the store: every instance sees it ended."""
         self.store.delete(session.sid, session.user.email)
 
+    def end_matching(self, name_id: str, accept: Callable[[SAMLUser], bool]) -> int:
+        """End every session indexed under ``name_id`` whose user ``accept`` picks (single logout).
+
+        Sessions are indexed by e-mail, so this finds them when the NameID is
+        the e-mail (Entra's default, ``user.mail`` or the UPN).
+        """
+        ended = 0
+        for sid, record in self.store.sessions(name_id).items():
+            session = _decode(sid, record)
+            if session is not None and accept(session.user):
+                self.store.delete(sid, session.user.email)
+                ended += 1
+        return ended
+
     def _save(self, session: Session, *, existing: bool) -> bool:
         record = json.dumps(
             {"u": session.user.to_dict(), "t": session.issued, "s": session.seen, "l": session.logout_token},

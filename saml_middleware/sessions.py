@@ -49,7 +49,7 @@ class SessionManager:
     cookie at most once a minute (or a quarter of the idle timeout).
     """
 
-    CACHE_SIZE = 4096
+    CACHE_SIZE = 1024  # a hit saves an HMAC + JSON decode; each entry holds a user (~8 KB)
 
     def __init__(
         self,

@@ -12,14 +12,12 @@ import base64
 import binascii
 import secrets
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
 
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from saml2 import BINDING_HTTP_POST, md, saml, samlp
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, md, saml, samlp
 from saml2.xmldsig import KeyInfo, X509Certificate, X509Data
 
 from .checks import Expected, Parts, check_protocol, check_signatures, check_structure
@@ -29,6 +27,7 @@ from .decrypt import AssertionDecryptor
 from .errors import ConfigError, ResponseRejected
 from .identity import IdentityReader
 from .idp import IdPInfo
+from .slo import redirect_url, sls_url
 from .stores import ReplayCache
 from .user import SAMLUser
 from .xmlparse import parse_untrusted, q
@@ -85,8 +84,8 @@ def decode_post_binding(value: str | bytes) -> bytes:
 def sp_metadata_xml(s: Settings) -> bytes:
     """The SP metadata for these settings (it does not depend on the IdP)."""
     keys = []
-    if s.sp_cert:
-        body = "".join(s.sp_cert.strip().splitlines()[1:-1])
+    for cert in [c for c in (s.sp_cert, s.sp_cert_next) if c]:  # both during a key rollover
+        body = "".join(cert.strip().splitlines()[1:-1])
         for use in ("signing", "encryption"):
             info = KeyInfo(x509_data=[X509Data(x509_certificate=X509Certificate(text=body))])
             keys.append(md.KeyDescriptor(use=use, key_info=info))
@@ -96,6 +95,7 @@ def sp_metadata_xml(s: Settings) -> bytes:
         want_assertions_signed="true",
         key_descriptor=keys,
         name_id_format=[md.NameIDFormat(text=saml.NAMEID_FORMAT_EMAILADDRESS)],
+        single_logout_service=[md.SingleLogoutService(binding=BINDING_HTTP_REDIRECT, location=sls_url(s))],
         assertion_consumer_service=[
             md.AssertionConsumerService(
                 binding=BINDING_HTTP_POST, location=s.acs_url, index="0", is_default="true"
@@ -147,9 +147,14 @@ class ServiceProvider:
         self.random_id = random_id
         self.verify_signature = SignatureVerifier(idp.certificates, allow_sha1=settings.allow_sha1)
         self.read_identity = IdentityReader(
-            settings.email_attribute, settings.attribute_map, settings.allowed_domains
+            settings.email_attribute,
+            settings.attribute_map,
+            settings.allowed_domains,
+            user_id_attribute=settings.user_id_attribute,
         )
-        self.decrypt = AssertionDecryptor(settings.sp_key) if settings.sp_key else None
+        # During an SP key rollover either key pair decrypts (SAML_SP_KEY_NEXT).
+        keys = [k for k in (settings.sp_key, settings.sp_key_next) if k]
+        self.decrypt = AssertionDecryptor(*keys) if keys else None
         self._sign_key: rsa.RSAPrivateKey | None = None
         if settings.sp_key:
             key = serialization.load_pem_private_key(settings.sp_key.encode(), password=None)
@@ -178,23 +183,46 @@ class ServiceProvider:
             name_id_policy=samlp.NameIDPolicy(allow_create="true"),
             force_authn="true" if s.force_authn else None,
         )
-        deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
-        deflated = deflater.compress(request.to_string()) + deflater.flush()
-        args = {
-            "SAMLRequest": base64.b64encode(deflated).decode("ascii"),
-            "RelayState": relay_state,
-        }
-        if self._sign_key is not None:
-            args["SigAlg"] = _RSA_SHA256
-            signed = urlencode(args).encode("ascii")
-            signature = self._sign_key.sign(signed, padding.PKCS1v15(), hashes.SHA256())
-            args["Signature"] = base64.b64encode(signature).decode("ascii")
-        glue = "&" if "?" in self.idp.sso_url else "?"
-        return LoginRequest(self.idp.sso_url + glue + urlencode(args), request_id)
+        url = redirect_url(self.idp.sso_url, "SAMLRequest", request.to_string(), relay_state, self._sign_key)
+        return LoginRequest(url, request_id)
+
+    def build_logout(self, user: SAMLUser, location: str, relay_state: str) -> LoginRequest:
+        """A LogoutRequest for ``user``'s IdP session to ``location`` (HTTP-Redirect, signed if keyed)."""
+        request_id, now = self.random_id(), self.clock()
+        request = samlp.LogoutRequest(
+            id=request_id,
+            version="2.0",
+            issue_instant=_instant(now),
+            destination=location,
+            not_on_or_after=_instant(now + 600),
+            issuer=saml.Issuer(text=self.settings.sp_entity_id),
+            name_id=saml.NameID(text=user.name_id, format=user.name_id_format or None),
+            session_index=[samlp.SessionIndex(text=user.session_index)] if user.session_index else [],
+        )
+        url = redirect_url(location, "SAMLRequest", request.to_string(), relay_state, self._sign_key)
+        return LoginRequest(url, request_id)
+
+    def build_logout_response(self, location: str, in_response_to: str, relay_state: str | None) -> str:
+        """A Success LogoutResponse to the IdP's ``location`` (HTTP-Redirect, signed if keyed)."""
+        response = samlp.LogoutResponse(
+            id=self.random_id(),
+            version="2.0",
+            issue_instant=_instant(self.clock()),
+            destination=location,
+            in_response_to=in_response_to,
+            issuer=saml.Issuer(text=self.settings.sp_entity_id),
+            status=samlp.Status(status_code=samlp.StatusCode(value=samlp.STATUS_SUCCESS)),
+        )
+        return redirect_url(location, "SAMLResponse", response.to_string(), relay_state, self._sign_key)
 
     def metadata_xml(self) -> bytes:
         """The SP metadata to give the IdP (Entra: "Upload metadata file")."""
         return self._metadata
+
+    def use_idp(self, idp: IdPInfo) -> None:
+        """Switch to refreshed IdP metadata (``metadata_refresh.py``); in-flight checks keep the old."""
+        verifier = SignatureVerifier(idp.certificates, allow_sha1=self.settings.allow_sha1)
+        self.idp, self.verify_signature = idp, verifier
 
     # -- incoming -------------------------------------------------------
     def _decrypt(self, parts: Parts) -> tuple[Parts, dict[str, str]]:

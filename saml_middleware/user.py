@@ -25,6 +25,7 @@ class SAMLUser:
         as names, plus short aliases such as ``given_name``), merged with the
         local attributes of the directory record.
     :param session_index: the IdP's SessionIndex, for single logout.
+    :param name_id_format: the NameID's ``Format``, repeated in a LogoutRequest.
 
     >>> user = SAMLUser("b.simon@contoso.com", "b.simon@contoso.com", "B. Simon")
     >>> user.is_authenticated, user.identity
@@ -37,6 +38,7 @@ class SAMLUser:
     attributes: Mapping[str, list[str]] = field(default_factory=dict)
     session_index: str | None = None
     issuer: str = ""
+    name_id_format: str = ""
 
     @property
     def is_authenticated(self) -> bool:
@@ -60,6 +62,7 @@ class SAMLUser:
             "attributes": {k: list(v) for k, v in self.attributes.items()},
             "session_index": self.session_index,
             "issuer": self.issuer,
+            "name_id_format": self.name_id_format,
         }
 
     @classmethod
@@ -71,6 +74,7 @@ class SAMLUser:
             attributes={str(k): [str(x) for x in v] for k, v in data.get("attributes", {}).items()},
             session_index=data.get("session_index"),
             issuer=str(data.get("issuer", "")),
+            name_id_format=str(data.get("name_id_format") or ""),
         )
 
 

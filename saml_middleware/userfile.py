@@ -32,7 +32,10 @@ class FileDirectory:
     CSV: a header row with an ``email`` column; other columns are local
     attributes (empty cells are left out). JSON: a list of objects each with
     ``email``, or an object mapping e-mail to an attributes object. E-mails
-    match case-insensitively (:func:`normalize_email`).
+    match case-insensitively (:func:`normalize_email`). With
+    ``SAML_USER_ID_ATTRIBUTE`` (``user_id_attribute``) users are matched instead
+    on that attribute's value, exactly, against the column named like the
+    setting (e.g. ``object_id``) or ``user_id``.
 
     :param path: the ``.csv`` or ``.json`` file, read at once.
     :param clock: seconds, for throttling the modification check.
@@ -51,8 +54,10 @@ class FileDirectory:
         *,
         clock: Callable[[], float] = time.monotonic,
         check_interval: float = 2.0,
+        user_id_attribute: str = "",
     ) -> None:
         self.path, self._where = Path(path), f"SAML_USERS=file:{path}"
+        self._id_attribute = user_id_attribute
         parse = {".csv": _parse_csv, ".json": _parse_json}.get(self.path.suffix.lower())
         if parse is None:
             raise bad_setting(f"{self._where}: the file name must end in .csv or .json")
@@ -64,7 +69,10 @@ class FileDirectory:
 
     def lookup(self, user: SAMLUser) -> SAMLUser | None:
         self._refresh()
-        record = self._records.get(normalize_email(user.email))
+        if self._id_attribute:
+            record = self._records.get((user.first(self._id_attribute) or "").strip())
+        else:
+            record = self._records.get(normalize_email(user.email))
         return None if record is None else merge_record(user, record)
 
     def _signature(self) -> tuple[int, int] | None:
@@ -85,18 +93,27 @@ class FileDirectory:
         problems: list[str] = []
         records: _Records = {}
         seen: dict[str, str] = {}
+        what = f"user id ({self._id_attribute} or user_id)" if self._id_attribute else "e-mail"
         for place, record in rows:
-            email = record.get("email")
-            key = normalize_email(email) if isinstance(email, str) else ""
+            key = self._key(record)
             if not key:
-                problems.append(f"{self._where}: {place} has no e-mail")
+                problems.append(f"{self._where}: {place} has no {what}")
             elif key in seen:
-                problems.append(f"{self._where}: {place} repeats the e-mail of {seen[key]}")
+                problems.append(f"{self._where}: {place} repeats the {what} of {seen[key]}")
             else:
                 seen[key], records[key] = place, record
         if problems:
             raise ConfigError(problems)
         return records
+
+    def _key(self, record: dict[str, Any]) -> str:
+        """The e-mail, or with ``SAML_USER_ID_ATTRIBUTE`` the column named like it or ``user_id``."""
+        if self._id_attribute:
+            value = record.get(self._id_attribute)
+            value = record.get("user_id") if value is None else value
+            return str(value).strip() if isinstance(value, (str, int)) else ""
+        email = record.get("email")
+        return normalize_email(email) if isinstance(email, str) else ""
 
     def _refresh(self) -> None:
         if self._clock() - self._checked < self._interval:

@@ -17,13 +17,15 @@ __all__ = ["SQLDirectory"]
 class SQLDirectory:
     """``SAML_USERS=sql:URL`` with ``SAML_USER_QUERY``: users from a database table.
 
-    The query runs with the bound parameter ``:email`` (the IdP's e-mail); the
+    The query runs with the bound parameter ``:email`` (the IdP's e-mail) and,
+    with ``SAML_USER_ID_ATTRIBUTE``, ``:user_id`` (that attribute's value); the
     first row admits the user and its columns become local attributes
     (``email``, ``display_name`` and ``name`` set those fields; see
     :func:`merge_record`). No row refuses.
 
     :param url: an SQLAlchemy database URL, e.g. ``sqlite:///app.db``.
-    :param query: a ``SELECT`` using ``:email`` and no other parameter.
+    :param query: a ``SELECT`` using ``:email`` and/or (with ``user_id_attribute``) ``:user_id``.
+    :param user_id_attribute: ``SAML_USER_ID_ATTRIBUTE``, the attribute ``:user_id`` is read from.
     :raises ConfigError: when SQLAlchemy, the driver or ``:email`` is missing.
 
     .. code-block:: shell
@@ -36,7 +38,7 @@ class SQLDirectory:
        ``lower(...)`` does above. ``lookup`` blocks on the database.
     """
 
-    def __init__(self, url: str, query: str) -> None:
+    def __init__(self, url: str, query: str, *, user_id_attribute: str = "") -> None:
         try:
             import sqlalchemy
         except ImportError:
@@ -47,10 +49,16 @@ class SQLDirectory:
             raise bad_setting("SAML_USER_QUERY is required with SAML_USERS=sql:... (a query using :email)")
         self._query: TextClause = sqlalchemy.text(query)
         params = set(self._query.compile().params)
-        if "email" not in params:
+        allowed = {"email", "user_id"} if user_id_attribute else {"email"}
+        if params - allowed:
+            hint = "" if user_id_attribute else " (:user_id needs SAML_USER_ID_ATTRIBUTE)"
+            raise bad_setting(
+                f"SAML_USER_QUERY may only use {sorted(allowed)}, not {sorted(params - allowed)}{hint}"
+            )
+        if not params & allowed:
             raise bad_setting("SAML_USER_QUERY must use the bind parameter :email, e.g. email = :email")
-        if params - {"email"}:
-            raise bad_setting(f"SAML_USER_QUERY may only use :email, not {sorted(params - {'email'})}")
+        self._params = params
+        self._user_id_attribute = user_id_attribute
         try:
             self._engine: Engine = sqlalchemy.create_engine(url)
         except (sqlalchemy.exc.ArgumentError, ImportError) as exc:
@@ -58,7 +66,8 @@ class SQLDirectory:
 
     def lookup(self, user: SAMLUser) -> SAMLUser | None:
         with self._engine.connect() as conn:
-            row = conn.execute(self._query, {"email": user.email}).first()
+            values = {"email": user.email, "user_id": user.first(self._user_id_attribute, "")}
+            row = conn.execute(self._query, {k: v for k, v in values.items() if k in self._params}).first()
         return None if row is None else merge_record(user, dict(row._mapping))
 
     def close(self) -> None:

@@ -628,15 +628,27 @@ def test_launch_needs_a_configured_sp(keypair: tuple[str, str]) -> None:
     run(scenario())
 
 
-def test_logout_lands_on_a_signed_out_page(idp: DevIdP) -> None:
-    logout_request = deflate_b64(f'<samlp:LogoutRequest xmlns:samlp="{SAMLP}" ID="lr1" Version="2.0"/>')
+def test_logout_answers_the_sp_with_a_logout_response(idp: DevIdP) -> None:
+    logout_request = deflate_b64(
+        f'<samlp:LogoutRequest xmlns:samlp="{SAMLP}" xmlns:saml="{SAML}" ID="lr1" Version="2.0">'
+        f"<saml:Issuer>{SP_ENTITY}</saml:Issuer></samlp:LogoutRequest>"
+    )
+    sls = SP_ACS.rsplit("/", 1)[0] + "/sls"
 
     async def scenario() -> None:
         async with await browser(idp.app) as client:
             plain = await client.get(f"/{TENANT}/saml2/logout")
             assert plain.status_code == 200 and "You have signed out" in plain.text
-            slo = await client.get(f"/{TENANT}/saml2", params={"SAMLRequest": logout_request})
-            assert slo.status_code == 200 and "You have signed out" in slo.text
+            params = {"SAMLRequest": logout_request, "RelayState": "k"}
+            slo = await client.get(f"/{TENANT}/saml2", params=params)
+            assert slo.status_code == 302 and slo.headers["location"].startswith(sls + "?SAMLResponse=")
+            assert "&RelayState=k&SigAlg=" in slo.headers["location"]
+            assert "&Signature=" in slo.headers["location"]
+            started = await client.get(f"/{TENANT}/saml2/logout", params={"email": idp.users[0].email})
+            assert started.status_code == 302
+            assert started.headers["location"].startswith(sls + "?SAMLRequest=")
+            answered = await client.get(f"/{TENANT}/saml2", params={"SAMLResponse": "x"})
+            assert answered.status_code == 200 and "You have signed out" in answered.text
 
     run(scenario())
 

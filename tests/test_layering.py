@@ -19,6 +19,7 @@ CORE = [
     "idp.py",
     "config.py",
     "user.py",
+    "slo.py",
 ]
 ADAPTERS = [
     "asgi.py",
@@ -35,6 +36,7 @@ ADAPTERS = [
     "identity_headers.py",
     "accesslog.py",
     "revoke.py",
+    "logout.py",
 ]
 XML = {"lxml", "xmlsec", "saml2", "defusedxml", "xml"}
 

@@ -140,6 +140,15 @@ def test_records_are_stored_verbatim(sessions: SessionStore, clock: Clock) -> No
     assert sessions.get("big") == record  # no 4 KB cookie limit
 
 
+def test_sessions_of_one_user_are_listed_for_single_logout(sessions: SessionStore, clock: Clock) -> None:
+    sessions.put("a1", "Alice@Example.com", "r1", clock() + 60)
+    sessions.put("a2", "alice@example.com", "r2", clock() + 60)
+    sessions.put("b1", "bob@example.com", "rb", clock() + 60)
+    sessions.delete("a2", "alice@example.com")
+    assert sessions.sessions("ALICE@example.com") == {"a1": "r1"}
+    assert sessions.sessions("nobody@example.com") == {}
+
+
 # -- Redis specifics ------------------------------------------------------------------------
 def test_keys_are_namespaced_by_sp_entity_id(redis_client: redis.Redis, clock: Clock) -> None:
     app_a = RedisReplayCache(redis_client, "https://a.example.com/saml/metadata", clock=clock)

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, quote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from .authnrequest import decode_saml_message, parse_authn_request
@@ -76,12 +76,17 @@ def build_app(idp: DevIdP) -> Starlette:
             fields = dict(request.query_params)
         saml_request = fields.get("SAMLRequest", "")
         relay_state = fields.get("RelayState", "")
+        if fields.get("SAMLResponse") and not saml_request:  # an SP's LogoutResponse
+            return _signed_out()
         if not saml_request:
             return _error(400, "The request has no SAMLRequest parameter.")
         try:
             root = decode_saml_message(saml_request)
             if root.tag == f"{{{PROTOCOL_NS}}}LogoutRequest":
-                return _signed_out()
+                if not idp.sp_sls_url:
+                    return _signed_out()
+                location = idp.logout_response_url(saml_request, relay_state or None)
+                return RedirectResponse(location, status_code=302, headers=_NO_STORE)
             info = parse_authn_request(saml_request)
         except ValueError as exc:
             return _error(400, f"The SAMLRequest is not usable: {exc}.")
@@ -152,7 +157,15 @@ def build_app(idp: DevIdP) -> Starlette:
         return _html(message_page("You have signed out", "You can close this window."))
 
     async def logout(request: Request) -> Response:
-        return _signed_out()
+        """With ``?email=``: an IdP-initiated logout of that user at the SP (``&session_index=`` optional)."""
+        email = request.query_params.get("email")
+        if not email:
+            return _signed_out()
+        try:
+            location = idp.logout_request_url(email, request.query_params.get("session_index"))
+        except ValueError as exc:
+            return _error(400, f"Cannot sign out: {exc}.")
+        return RedirectResponse(location, status_code=302, headers=_NO_STORE)
 
     async def my_apps(request: Request) -> Response:
         if idp.sp_acs_url and idp.sp_entity_id:

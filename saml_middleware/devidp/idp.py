@@ -19,6 +19,7 @@ from .app import build_app
 from .authnrequest import AuthnRequestInfo, parse_authn_request
 from .encrypt import encrypt_assertion
 from .keys import generate_keypair
+from .logout import answer_logout, start_logout
 from .metadata import build_metadata
 from .responses import build_response
 from .signer import Algorithm, XmlSigner
@@ -139,6 +140,8 @@ class DevIdP:
         self._clock = clock
         self._new_id = id_factory or (lambda: f"_{uuid.uuid4()}")
         self._metadata: bytes | None = None
+        #: The SP's single logout service (default: the ACS URL's sibling ``/sls``).
+        self.sp_sls_url = None if sp_acs_url is None else sp_acs_url.rsplit("/", 1)[0] + "/sls"
 
     @property
     def base_url(self) -> str:
@@ -270,6 +273,18 @@ class DevIdP:
         if mode in ("response", "both"):
             self._signer.sign(response, algorithm=digest)
         return etree.tostring(response, encoding="utf-8", xml_declaration=False)
+
+    def logout_request_url(
+        self, email: str, session_index: str | None = None, *, lowercase: bool = False
+    ) -> str:
+        """A signed IdP-initiated LogoutRequest for ``email``: the URL at the SP's SLS to redirect to."""
+        return start_logout(
+            self, self.get_user(email).email, session_index, self._clock(), self._new_id(), lowercase
+        )
+
+    def logout_response_url(self, saml_request: str, relay_state: str | None = None) -> str:
+        """The signed LogoutResponse to an SP's LogoutRequest: the URL at the SP's SLS to redirect to."""
+        return answer_logout(self, saml_request, relay_state, self._clock(), self._new_id())
 
     @functools.cached_property
     def app(self) -> Starlette:

@@ -68,6 +68,11 @@ class SessionStore(Protocol):
         """End every session of ``email`` (case-insensitive); returns how many were live."""
         ...
 
+    def sessions(self, email: str) -> dict[str, str]:
+        """The live sessions indexed under ``email`` (case-insensitive), ``{sid: record}``
+        (single logout picks the ones whose NameID and SessionIndex match)."""
+        ...
+
 
 def _check(url: str) -> str:
     scheme = url.split(":", 1)[0]

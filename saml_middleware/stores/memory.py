@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import heapq
+import hashlib
 import threading
 import time
 from collections.abc import Callable
@@ -21,17 +21,23 @@ class MemoryReplayCache:
     >>> cache.add("assertion-1", expires_at=1300.0), cache.add("assertion-1", 1300.0)
     (True, False)
 
+    Keys are kept as 16-byte digests, and expiry is tracked in one-minute
+    buckets of plain lists (about 130 bytes per entry in all, so the default
+    bound costs under 30 MB).
+
     .. warning:: with several worker processes each has its own cache, so a
        response replayed to another worker is not caught: use ``redis://``.
     """
+
+    BUCKET = 60.0
 
     def __init__(self, max_entries: int = 200_000, clock: Callable[[], float] = time.time) -> None:
         if max_entries < 1:
             raise ValueError("max_entries must be positive")
         self._max = max_entries
         self._clock = clock
-        self._expiry: dict[str, float] = {}
-        self._heap: list[tuple[float, str]] = []
+        self._expiry: dict[bytes, float] = {}
+        self._buckets: dict[int, list[bytes]] = {}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -39,23 +45,27 @@ class MemoryReplayCache:
 
     def add(self, key: str, expires_at: float) -> bool:
         now = self._clock()
+        digest = hashlib.blake2b(key.encode(), digest_size=16).digest()
         with self._lock:
             self._prune(now)
-            if key in self._expiry:
+            seen = self._expiry.get(digest)
+            if seen is not None and seen > now:
                 return False
-            while len(self._expiry) >= self._max:
-                _, old = heapq.heappop(self._heap)
-                self._expiry.pop(old, None)
-            self._expiry[key] = expires_at
-            heapq.heappush(self._heap, (expires_at, key))
+            while len(self._expiry) >= self._max and self._buckets:
+                self._drop(min(self._buckets), lambda _: True)
+            self._expiry[digest] = expires_at
+            self._buckets.setdefault(int(expires_at // self.BUCKET), []).append(digest)
             return True
 
     def _prune(self, now: float) -> None:
-        heap = self._heap
-        while heap and heap[0][0] <= now:
-            _, key = heapq.heappop(heap)
-            if self._expiry.get(key, now + 1) <= now:
-                del self._expiry[key]
+        done = int(now // self.BUCKET)
+        for index in [i for i in self._buckets if i < done]:
+            self._drop(index, lambda digest: self._expiry[digest] <= now)
+
+    def _drop(self, index: int, expired: Callable[[bytes], bool]) -> None:
+        for digest in self._buckets.pop(index):
+            if digest in self._expiry and expired(digest):
+                del self._expiry[digest]
 
 
 class MemorySessionStore:
@@ -113,6 +123,12 @@ class MemorySessionStore:
             for sid in sids:
                 self._records.pop(sid, None)
         return live
+
+    def sessions(self, email: str) -> dict[str, str]:
+        now = self._clock()
+        with self._lock:
+            live = [(s, self._records.get(s)) for s in self._index.get(email.lower(), ())]
+            return {sid: found[1] for sid, found in live if found is not None and found[2] > now}
 
     def _forget(self, sid: str) -> None:
         found = self._records.pop(sid, None)

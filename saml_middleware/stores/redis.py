@@ -163,6 +163,12 @@ class RedisSessionStore:
             pipe.srem(self._user_key(email), sid)
             pipe.execute()
 
+    def sessions(self, email: str) -> dict[str, str]:
+        with _failing_closed(self.client, "listing sessions"):
+            sids = sorted(_text(s) for s in self.client.smembers(self._user_key(email)))  # type: ignore[union-attr]
+            records = self.client.mget([self._session_key(s) for s in sids]) if sids else []
+        return {sid: _text(r) for sid, r in zip(sids, records, strict=False) if r is not None}  # type: ignore[union-attr]
+
     def revoke(self, email: str) -> int:
         index = self._user_key(email)
         with _failing_closed(self.client, "revoking sessions"):

@@ -63,7 +63,23 @@ def _cmd_check(args: argparse.Namespace) -> int:
     for pem in idp.certificates:
         info = certificate_summary(pem)
         print(f"  Signing certificate:       {info['subject']}, expires {info['not_after']}")
-    return expiry_report(idp.certificates, settings.sp_cert, time.time())
+    status = expiry_report(idp.certificates, settings.sp_cert, time.time())
+    if args.upstream:
+        status = max(status, _check_upstream(args.upstream))
+    return status
+
+
+def _check_upstream(url: str) -> int:
+    """Proxy mode: any HTTP answer from the upstream counts (it may well be a 404 or a 401)."""
+    import httpx
+
+    try:
+        answer = httpx.get(url, timeout=5.0, follow_redirects=False)
+    except httpx.HTTPError as exc:
+        print(f"\nUpstream {url}: NOT reachable ({type(exc).__name__}: {exc})", file=sys.stderr)
+        return 1
+    print(f"\nUpstream {url}: reachable (HTTP {answer.status_code})")
+    return 0
 
 
 def _cmd_metadata(args: argparse.Namespace) -> int:
@@ -235,9 +251,9 @@ def _parser() -> argparse.ArgumentParser:
     dev.set_defaults(func=_cmd_dev_idp)
 
     sub.add_parser("metadata", help="print the SP metadata").set_defaults(func=_cmd_metadata)
-    sub.add_parser("check", help="validate the configuration and print a summary").set_defaults(
-        func=_cmd_check
-    )
+    check = sub.add_parser("check", help="validate the configuration and print a summary")
+    check.add_argument("--upstream", help="proxy mode: also check that this upstream URL answers")
+    check.set_defaults(func=_cmd_check)
 
     verify = sub.add_parser("verify", help="validate a captured SAMLResponse against the configuration")
     verify.add_argument("file")

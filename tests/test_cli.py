@@ -224,3 +224,31 @@ def test_verify_gives_every_interop_file_its_documented_verdict(monkeypatch, cap
         assert code == 0 and f'"email": "{expected}"' in out.lower()
     else:
         assert code == 1 and out.startswith(f"REFUSED {expected}:")
+
+
+def test_check_verifies_the_proxy_upstream(env, capsys) -> None:
+    """`check --upstream URL` (proxy mode): a live upstream passes, a dead one fails the check."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(404)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        live = f"http://127.0.0.1:{server.server_address[1]}/"
+        assert main(["check", "--upstream", live]) == 0
+        assert f"Upstream {live}: reachable (HTTP 404)" in capsys.readouterr().out
+    finally:
+        server.shutdown()
+        server.server_close()
+    dead = f"http://127.0.0.1:{_free_port()}/"
+    assert main(["check", "--upstream", dead]) == 1
+    assert "NOT reachable" in capsys.readouterr().err

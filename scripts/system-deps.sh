@@ -9,6 +9,11 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 # headless Chromium for the setup page's screenshot test
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# SimpleSAMLphp as a live IdP, served by PHP's built-in server (no Apache service is started)
+dpkg -s simplesamlphp >/dev/null 2>&1 || missing+=(simplesamlphp)
+command -v php >/dev/null 2>&1 || missing+=(php-cli)
+dpkg -s php-xml >/dev/null 2>&1 || missing+=(php-xml)
+dpkg -s php-mbstring >/dev/null 2>&1 || missing+=(php-mbstring)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

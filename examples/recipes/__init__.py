@@ -1,0 +1,1 @@
+"""Code the recipes in docs/recipes/ point ``SAML_*`` settings at."""

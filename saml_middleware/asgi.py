@@ -93,7 +93,7 @@ class SAMLMiddleware:
             return
         if found is not None:
             session, refresh = found
-            scope = dict(scope)
+            # in place, as starlette's AuthenticationMiddleware does: no copy on the hot path
             scope["user"] = session.user
             scope["auth"] = _AUTHENTICATED
             scope["saml.logout_url"] = gate.logout_url(session)

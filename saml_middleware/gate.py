@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from .acs import LOGIN_COOKIE_AGE, AssertionConsumer, Resolver, login_cookie_name
 from .config import Settings
-from .cookies import CookieCodec, cookie_header, parse_cookies
+from .cookies import CookieCodec, cookie_header, cookie_value
 from .directory import UserDirectory, directory_from_setting
 from .errors import StoreUnavailable
 from .http import HTTPRequest, HTTPResponse
@@ -130,6 +130,7 @@ class Gate:
             prefix + "/setup": self.ops.setup_endpoint,
         }
         self._public = settings.public_paths
+        self._logout_prefix = settings.logout_path + "?token="
         parts = urlsplit(settings.base_url)
         self._origin = f"{parts.scheme}://{parts.netloc}"
         self.session_cookie = self.sessions.name
@@ -148,17 +149,17 @@ class Gate:
         :raises StoreUnavailable: server sessions only, when the store cannot be
             read; answer with :meth:`unavailable` (never treat the user as logged out).
         """
-        self.ops.expiry.tick()  # a clock read; logs expiring certificates once a day
-        if not cookie_header_value or self.session_cookie not in cookie_header_value:
+        if not cookie_header_value:
             return None
-        return self.sessions.load(parse_cookies(cookie_header_value).get(self.session_cookie))
+        return self.sessions.load(cookie_value(cookie_header_value, self.session_cookie))
 
     def logout_url(self, session: Session) -> str:
-        return f"{self.settings.logout_path}?token={session.logout_token}"
+        return self._logout_prefix + session.logout_token
 
     # -- unauthenticated requests ---------------------------------------
     def challenge(self, request: HTTPRequest) -> HTTPResponse:
         """302 to the IdP for a browser asking for HTML; 401 JSON for anything else."""
+        self.ops.expiry.tick()  # a clock read; logs expiring certificates once a day
         accept = request.headers.get("accept", "")
         target = request.target
         wants_html = "text/html" in accept or "application/xhtml+xml" in accept
@@ -196,6 +197,7 @@ class Gate:
     # -- endpoints --------------------------------------------------------
     def handle_endpoint(self, request: HTTPRequest, resolve: Resolver = _run_here) -> HTTPResponse:
         """Serve one of the middleware's own endpoints (may do heavy work)."""
+        self.ops.expiry.tick()
         handler = self._routes.get(request.path)
         if handler is None:
             return HTTPResponse.html(404, page("Not found", "There is nothing here."))

@@ -67,7 +67,7 @@ class SessionManager:
         self.max_age = settings.session_max_age
         self.idle = settings.session_idle_timeout
         self.touch_every = min(60.0, self.idle / 4)
-        self._cache: OrderedDict[str, Session] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[str, Session]] = OrderedDict()
 
     def create(self, user: SAMLUser) -> tuple[Session, str]:
         """A fresh session for ``user`` and its ``Set-Cookie`` header value.
@@ -96,17 +96,23 @@ class SessionManager:
         a refreshed ``Set-Cookie``; ``None`` when absent, forged, expired or idle."""
         if not value:
             return None
-        session = self._cache.get(value)
-        if session is None:
-            session = self._decode(value)
-            if session is None:
+        # Keyed by the tail (the HMAC): hashing a short string is cheaper than the
+        # whole ~800-byte cookie; the full value is compared before it is trusted.
+        tail = value[-32:]
+        cached = self._cache.get(tail)
+        if cached is not None and cached[0] == value:
+            session = cached[1]
+        else:
+            decoded = self._decode(value)
+            if decoded is None:
                 return None
-            self._cache[value] = session
+            session = decoded
+            self._cache[tail] = (value, session)
             if len(self._cache) > self.CACHE_SIZE:
                 self._cache.popitem(last=False)
         now = self.clock()
         if now >= session.issued + self.max_age or now >= session.seen + self.idle:
-            self._cache.pop(value, None)
+            self._cache.pop(tail, None)
             return None
         if now - session.seen >= self.touch_every:
             session = Session(session.sid, session.user, session.issued, now, session.logout_token)

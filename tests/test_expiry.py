@@ -16,6 +16,7 @@ from cryptography.x509.oid import NameOID
 from saml_middleware.cli import main
 from saml_middleware.expiry import certificate_statuses
 from saml_middleware.gate import Gate
+from saml_middleware.http import HTTPRequest
 
 from .conftest import APP, START
 
@@ -115,11 +116,14 @@ def test_running_gate_logs_the_warning_once_a_day(settings_factory, clock, caplo
 
     assert warnings() == ["SAML certificate expiring: IdP signing certificate CN=Soon IdP expires on "
                           + "2025-06-25 15:06 UTC (in 10 days)"]  # fmt: skip
+    # the check rides on requests that are not the per-request cookie check: an anonymous
+    # request, a login, the ACS (authenticated requests stay a dictionary hit)
+    anonymous = HTTPRequest("GET", "/api", headers={"accept": "application/json"})
     for _ in range(3):
-        gate.authenticate(None)
+        assert gate.challenge(anonymous).status == 401
     clock.advance(DAY - 1)
-    gate.authenticate(None)
+    gate.handle_endpoint(HTTPRequest("GET", "/saml/health"))
     assert len(warnings()) == 1
     clock.advance(1)
-    gate.authenticate("saml_session=nope")
+    gate.challenge(anonymous)
     assert len(warnings()) == 2 and warnings()[1].endswith("(in 9 days)")

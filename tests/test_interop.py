@@ -368,3 +368,13 @@ def test_interop_verdicts_through_the_http_acs(case: tuple) -> None:
     else:
         assert response.status_code == REASONS[expected][0]
         assert "saml_session=" not in response.headers.get("set-cookie", "")
+
+
+def test_entra_common_metadata_with_three_signing_keys() -> None:
+    """Azure AD /common metadata (2017): three signing certificates in the IDPSSODescriptor, all trusted,
+    and the literal `{tenantid}` entity ID that SAML_IDP_ENTITY_ID must replace for a real tenant."""
+    info = parse_idp_metadata((INTEROP / "04_aad_common_FederationMetadata_2017.xml").read_bytes())
+    assert info.entity_id == "https://sts.windows.net/{tenantid}/"
+    assert len(info.certificates) == 3
+    pinned = load_certificates((INTEROP / "04_aad_2017_signing_cert.pem").read_text())
+    assert pinned[0] in info.certificates

@@ -24,6 +24,7 @@ __all__ = [
     "Expected",
     "Parts",
     "check_protocol",
+    "check_signature_shape",
     "check_signatures",
     "check_structure",
     "parse_instant",
@@ -123,12 +124,12 @@ def check_structure(root: etree._Element) -> Parts:
             )
         if id(parent) in signatures:
             raise ResponseRejected("wrapped_signature", "two signatures on one element")
-        _check_signature_shape(sig, parent)
+        check_signature_shape(sig, parent)
         signatures[id(parent)] = sig
     return Parts(root, assertion, signatures.get(id(root)), signatures.get(id(assertion)))
 
 
-def _check_signature_shape(sig: etree._Element, parent: etree._Element) -> None:
+def check_signature_shape(sig: etree._Element, parent: etree._Element) -> None:
     signed_info = sig.find(q("ds", "SignedInfo"))
     if signed_info is None:
         raise ResponseRejected("wrapped_signature", "signature without SignedInfo")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import secrets
 import sys
@@ -18,27 +17,13 @@ from .asgi import SAMLMiddleware
 from .config import Settings
 from .demo import demo_app
 from .devidp import DevIdP, generate_keypair, load_users
-from .errors import REASONS, ConfigError, ResponseRejected
+from .errors import ConfigError
 from .expiry import expiry_report
 from .proxy import proxy_command
 from .revoke import add_sessions_command
 from .runner import add_server_options, run_command
 
 __all__ = ["main"]
-
-HINTS = {
-    "audience": "set the Identifier (Entity ID) in the IdP to SAML_SP_ENTITY_ID, or SAML_SP_ENTITY_ID to it",
-    "destination": "set the Reply URL (ACS) in the IdP to this ACS URL, or SAML_BASE_URL / SAML_ACS_PATH",
-    "recipient": "set the Reply URL (ACS) in the IdP to this ACS URL, or SAML_BASE_URL / SAML_ACS_PATH",
-    "issuer": "SAML_IDP_ENTITY_ID (or the metadata) names another IdP than the one that answered",
-    "signature_invalid": "the IdP signs with a certificate not configured: download its current certificate",
-    "weak_algorithm": "set the IdP to sign with SHA-256, or SAML_ALLOW_SHA1=true if it cannot",
-    "expired": "check the machine clocks, or pass --now with the time the response was captured",
-    "not_yet_valid": "check the machine clocks (SAML_CLOCK_SKEW), or pass --now",
-    "in_response_to": "pass --request-id with the ID of the AuthnRequest that started this login",
-    "unsolicited": "IdP-initiated login is off: set SAML_ALLOW_IDP_INITIATED=true to accept it",
-    "no_email": "set SAML_EMAIL_ATTRIBUTE to the claim holding the e-mail",
-}
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -95,52 +80,9 @@ def _cmd_metadata(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from .checks import parse_instant
-    from .idp import load_idp
-    from .sp import ServiceProvider
-    from .stores import MemoryReplayCache
+    from .verify import verify_capture
 
-    try:
-        settings = Settings.from_env()
-        idp = load_idp(settings)
-    except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
-        return 1
-    data = Path(args.file).read_bytes().strip()
-    try:
-        now = parse_instant(args.now, "--now") if args.now else None
-    except ResponseRejected:
-        print(
-            f"--now must be an ISO 8601 time such as 2024-01-31T12:00:00Z, got {args.now!r}",
-            file=sys.stderr,
-        )
-        return 2
-    if now is not None:
-        frozen = now
-        sp = ServiceProvider(settings, idp, MemoryReplayCache(clock=lambda: frozen), clock=lambda: frozen)
-    else:
-        sp = ServiceProvider(settings, idp, MemoryReplayCache())
-    try:
-        verified = sp.process_response(
-            data if data.startswith(b"<") else data.decode("ascii", "replace"), args.request_id
-        )
-    except ResponseRejected as exc:
-        print(f"REFUSED {exc.reason}: {exc.detail}")
-        print(f"  meaning: {REASONS[exc.reason][1]}")
-        if exc.reason in HINTS:
-            print(f"  hint: {HINTS[exc.reason]}")
-        return 1
-    out = {
-        "result": "accepted",
-        "not_before": verified.not_before,
-        "not_on_or_after": verified.not_on_or_after,
-        **verified.user.to_dict(),
-        "assertion_id": verified.assertion_id,
-        "replay_guard_until": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(verified.valid_until)),
-        "signed": verified.signed,
-    }
-    print(json.dumps(out, indent=2))
-    return 0
+    return verify_capture(Path(args.file), now=args.now, request_id=args.request_id)
 
 
 def _cmd_keygen(args: argparse.Namespace) -> int:
@@ -180,7 +122,7 @@ def _dev_idp(
             (kdir / "idp-cert.pem").write_text(cert)
         key_pem, cert_pem = (kdir / "idp-key.pem").read_text(), (kdir / "idp-cert.pem").read_text()
     return DevIdP(
-        f"http://{args.public_host}:{args.idp_port}",
+        f"http://{_idp_host(args)}:{args.idp_port}",
         users=load_users(args.users) if args.users else None,
         key_pem=key_pem,
         cert_pem=cert_pem,
@@ -192,11 +134,15 @@ def _dev_idp(
 
 def _cmd_dev_idp(args: argparse.Namespace) -> int:
     idp = _dev_idp(args, args.sp_acs, args.sp_entity_id)
-    print(f"dev IdP (Entra-shaped) at http://{args.public_host}:{args.idp_port}/")
+    print(f"dev IdP (Entra-shaped) at http://{_idp_host(args)}:{args.idp_port}/")
     print(f"  metadata:  {idp.metadata_url}")
     print(f"  login URL: {idp.sso_url}", flush=True)
     uvicorn.run(idp.app, host=args.host, port=args.idp_port, log_level="warning")
     return 0
+
+
+def _idp_host(args: argparse.Namespace) -> str:
+    return str(args.idp_public_host or args.public_host)
 
 
 def demo_servers(args: argparse.Namespace) -> tuple[str, list[uvicorn.Server]]:
@@ -220,9 +166,7 @@ def demo_servers(args: argparse.Namespace) -> tuple[str, list[uvicorn.Server]]:
 def _cmd_demo(args: argparse.Namespace) -> int:
     base, servers = demo_servers(args)
     print(f"saml-middleware demo: open {base}/ and pick a user at the dev IdP", flush=True)
-    print(
-        f'  dev IdP "My Apps" (IdP-initiated login): http://{args.public_host}:{args.idp_port}/', flush=True
-    )
+    print(f'  dev IdP "My Apps" (IdP-initiated login): http://{_idp_host(args)}:{args.idp_port}/', flush=True)
     asyncio.run(_serve(*servers))
     return 0
 
@@ -235,6 +179,11 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback only)")
         p.add_argument("--public-host", default="localhost", help="host name browsers use")
         p.add_argument("--idp-port", type=int, default=idp_port)
+        p.add_argument(
+            "--idp-public-host",
+            help="host name browsers use for the IdP (default: --public-host); e.g. 127.0.0.1 "
+            "with an app on localhost puts them on different sites, like a real IdP",
+        )
         p.add_argument("--users", help="JSON file of test users (see devidp/users.json)")
         p.add_argument("--sign", choices=["assertion", "response", "both"], default="assertion")
         p.add_argument("--key-dir", help="keep the IdP key pair here across restarts")

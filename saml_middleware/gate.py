@@ -75,7 +75,7 @@ class Gate:
         self.clock = clock
         self.token = token
         # `is None`, not `or`: an empty cache or directory may be falsy (it has __len__).
-        self.idp = idp if idp is not None else load_idp(settings)
+        loaded = idp if idp is not None else load_idp(settings)
         if replay is None or (session_store is None and settings.session_store == "server"):
             opened = open_stores(
                 settings.store_url,
@@ -94,7 +94,7 @@ class Gate:
             )
         )
         self.sp = ServiceProvider(
-            settings, self.idp, self.replay, clock=clock, random_id=lambda: "_" + token(16)
+            settings, loaded, self.replay, clock=clock, random_id=lambda: "_" + token(16)
         )
         self.codec = CookieCodec(settings.secret_key)
         self.sessions = (
@@ -135,6 +135,11 @@ class Gate:
         self._origin = f"{parts.scheme}://{parts.netloc}"
         self.session_cookie = self.sessions.name
         self.identity_headers = IdentityHeaders(settings)
+
+    @property
+    def idp(self) -> IdPInfo:
+        """The IdP as currently loaded (a metadata refresh replaces it in the SP)."""
+        return self.sp.idp
 
     # -- the per-request path -------------------------------------------
     def is_endpoint(self, path: str) -> bool:

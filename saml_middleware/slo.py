@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree
 
-from .checks import _check_signature_shape, parse_instant, same_url
+from .checks import check_signature_shape, parse_instant, same_url
 from .config import Settings
 from .crypto import SignatureVerifier
 from .errors import ResponseRejected
@@ -167,7 +167,7 @@ class LogoutVerifier:
             raise ResponseRejected("logout_unsigned", "the POSTed message carries no signature")
         if len(signatures) != 1 or signatures[0].getparent() is not root:
             raise ResponseRejected("wrapped_signature", "the signature is not the root's only signature")
-        _check_signature_shape(signatures[0], root)
+        check_signature_shape(signatures[0], root)
         xmlsec.tree.add_ids(root, ["ID"])
         self.verify_xml(signatures[0])
         relay = form.get("RelayState", [None])[0]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,11 +21,16 @@ from saml_middleware import SAMLMiddleware, SAMLUser, SAMLWSGIMiddleware, Settin
 from saml_middleware.devidp import DevIdP, auto_post_form_fields
 
 from .asgiclient import asgi_client
+from .redisserver import RedisServer
 
 APP = "http://app.test"
 IDP = "http://idp.test"
 HTML = {"accept": "text/html,application/xhtml+xml"}
 START = 1_750_000_000.0
+
+
+#: the secret key of the `env` fixture's environment
+SECRET = "cli-secret-key-0123456789"
 
 
 @dataclass
@@ -234,3 +241,26 @@ def browser_factory(adapter: str, idp: DevIdP, clients: list[httpx.Client]) -> C
 
 
 __all__ = ["APP", "HTML", "IDP", "Browser", "Clock", "PlainTextResponse", "Seen"]
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, idp: DevIdP, tmp_path: Path) -> Path:
+    """A clean ``SAML_*`` environment for commands: base URL, secret key, the dev IdP's metadata file."""
+    for name in list(os.environ):
+        if name.startswith("SAML_"):
+            monkeypatch.delenv(name)
+    metadata = tmp_path / "FederationMetadata.xml"
+    metadata.write_bytes(idp.metadata_xml())
+    monkeypatch.setenv("SAML_BASE_URL", "http://app.test")
+    monkeypatch.setenv("SAML_SECRET_KEY", SECRET)
+    monkeypatch.setenv("SAML_IDP_METADATA_FILE", str(metadata))
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[RedisServer]:
+    """A real redis-server on a free loopback port, one per test module (fails under CI=true if absent)."""
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()

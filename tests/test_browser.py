@@ -43,7 +43,10 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]
     """The demo app's and the dev IdP's base URLs, on different sites."""
     port, idp_port = free_port(), free_port()
     log = tmp_path_factory.mktemp("browser-demo") / "log.txt"
-    args = [CLI[0], "-m", "tests.browser_demo", str(port), str(idp_port)]
+    args = [
+        *CLI, "demo", "--port", str(port), "--idp-port", str(idp_port),
+        "--public-host", "localhost", "--idp-public-host", "127.0.0.1",
+    ]  # fmt: skip
     with server(args, f"http://127.0.0.1:{idp_port}/", log):
         yield f"http://localhost:{port}", f"http://127.0.0.1:{idp_port}"
 

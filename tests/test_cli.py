@@ -19,22 +19,8 @@ import pytest
 from saml_middleware.cli import main
 from saml_middleware.devidp import auto_post_form_fields
 
+from .conftest import SECRET
 from .test_interop import INTEROP
-
-SECRET = "cli-secret-key-0123456789"
-
-
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, idp, tmp_path: Path) -> Path:
-    for name in list(os.environ):
-        if name.startswith("SAML_"):
-            monkeypatch.delenv(name)
-    metadata = tmp_path / "FederationMetadata.xml"
-    metadata.write_bytes(idp.metadata_xml())
-    monkeypatch.setenv("SAML_BASE_URL", "http://app.test")
-    monkeypatch.setenv("SAML_SECRET_KEY", SECRET)
-    monkeypatch.setenv("SAML_IDP_METADATA_FILE", str(metadata))
-    return tmp_path
 
 
 def test_metadata_prints_the_sp_metadata(env, capsys) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import logging
 import zlib
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus, urlsplit
 
@@ -21,7 +20,6 @@ from saml_middleware.devidp.logout import logout_request, logout_response, redir
 from saml_middleware.stores import MemoryReplayCache, MemorySessionStore
 
 from .conftest import APP, Seen, asgi_app, wsgi_app
-from .redisserver import RedisServer
 
 EMAIL = "b.simon@contoso.com"
 SLS = f"{APP}/saml/sls"
@@ -265,14 +263,6 @@ def test_sp_metadata_advertises_the_sls(build, browser_factory) -> None:
 
 
 # -- Redis ----------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    yield server
-    server.stop()
-
-
 def test_idp_initiated_logout_with_redis_sessions(build, browser_factory, idp, redis_server) -> None:
     redis_server.flush()
     app, _ = build(server=True, store_url=redis_server.url)

@@ -2,41 +2,13 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from saml_middleware import SAMLMiddleware, SAMLWSGIMiddleware
 from saml_middleware.cli import main
 
 from .conftest import Seen, asgi_app, wsgi_app
 from .redisserver import RedisServer
-
-SECRET = "cli-secret-key-0123456789"
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, idp, tmp_path: Path) -> Path:
-    for name in list(os.environ):
-        if name.startswith("SAML_"):
-            monkeypatch.delenv(name)
-    metadata = tmp_path / "FederationMetadata.xml"
-    metadata.write_bytes(idp.metadata_xml())
-    monkeypatch.setenv("SAML_BASE_URL", "http://app.test")
-    monkeypatch.setenv("SAML_SECRET_KEY", SECRET)
-    monkeypatch.setenv("SAML_IDP_METADATA_FILE", str(metadata))
-    return tmp_path
 
 
 def test_revoke_needs_server_sessions_in_redis(env, monkeypatch, capsys) -> None:

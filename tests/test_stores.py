@@ -26,14 +26,6 @@ from .redisserver import RedisServer, free_port
 ENTITY = "https://app.example.com/saml/metadata"
 
 
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def redis_client(redis_server: RedisServer) -> Iterator[redis.Redis]:
     redis_server.flush()

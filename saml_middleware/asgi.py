@@ -78,7 +78,7 @@ class SAMLMiddleware:
         cookie = None
         for name, value in scope["headers"]:
             if name == b"cookie":
-                cookie = value.decode("latin-1")
+                cookie = value  # bytes: the session cache knows a header it has seen undecoded
                 break
         try:
             if gate.authenticate_blocks and cookie is not None:

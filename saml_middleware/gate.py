@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from .acs import LOGIN_COOKIE_AGE, AssertionConsumer, Resolver, login_cookie_name
 from .config import Settings
-from .cookies import CookieCodec, cookie_header, cookie_value
+from .cookies import CookieCodec, cookie_header
 from .directory import UserDirectory, directory_from_setting
 from .errors import StoreUnavailable
 from .http import HTTPRequest, HTTPResponse
@@ -148,15 +148,15 @@ class Gate:
     def is_public(self, path: str) -> bool:
         return bool(self._public) and is_public(path, self._public)
 
-    def authenticate(self, cookie_header_value: str | None) -> tuple[Session, str | None] | None:
+    def authenticate(self, cookie_header_value: str | bytes | None) -> tuple[Session, str | None] | None:
         """The session in a ``Cookie`` header, and a refreshed ``Set-Cookie`` when due.
 
+        :param cookie_header_value: the whole header, ``bytes`` as ASGI servers give
+            it or ``str`` as WSGI servers do (neither needs decoding first).
         :raises StoreUnavailable: server sessions only, when the store cannot be
             read; answer with :meth:`unavailable` (never treat the user as logged out).
         """
-        if not cookie_header_value:
-            return None
-        return self.sessions.load(cookie_value(cookie_header_value, self.session_cookie))
+        return self.sessions.load_header(cookie_header_value)
 
     def logout_url(self, session: Session) -> str:
         return self._logout_prefix + session.logout_token

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from .config import Settings
-from .cookies import CookieCodec, cookie_header
+from .cookies import CookieCodec, cookie_header, cookie_value
 from .sessions import Session, SessionManager
 from .stores import SessionStore
 from .user import SAMLUser
@@ -57,6 +57,17 @@ class ServerSessionManager(SessionManager):
             secure=self.settings.https,
         )
         return session, header
+
+    def load_header(self, header: str | bytes | None) -> tuple[Session, str | None] | None:
+        # no header cache: the store is read on every request, so a revoked session ends at once
+        if not header:
+            return None
+        text = header if isinstance(header, str) else header.decode("latin-1")
+        return self.load(cookie_value(text, self.name))
+
+    def forget_cached(self) -> None:
+        super().forget_cached()
+        self._ids.clear()
 
     def load(self, value: str | None) -> tuple[Session, str | None] | None:
         if not value:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from .config import Settings
-from .cookies import CookieCodec, cookie_header
+from .cookies import CookieCodec, cookie_header, cookie_value
 from .user import SAMLUser
 
 __all__ = ["MAX_COOKIE_BYTES", "Session", "SessionManager"]
@@ -44,12 +44,16 @@ class SessionManager:
     :param clock: epoch seconds.
     :param token: randomness, ``token(n)`` -> url-safe string of ``n`` bytes.
 
-    The per-request path is :meth:`load`: a dictionary hit for a cookie seen
-    before, else one HMAC and a JSON decode. Activity is written back to the
+    The per-request path is :meth:`load_header`: a dictionary hit for a
+    ``Cookie`` header seen before, else the session cookie's value looked up
+    the same way (other cookies in the header may change from request to
+    request), else one HMAC and a JSON decode. Activity is written back to the
     cookie at most once a minute (or a quarter of the idle timeout).
     """
 
-    CACHE_SIZE = 1024  # a hit saves an HMAC + JSON decode; each entry holds a user (~8 KB)
+    #: verified cookies remembered (each of the two caches); a hit saves an
+    #: HMAC + JSON decode, and each entry holds a user (~8 KB, shared by both)
+    CACHE_SIZE = 1024
 
     def __init__(
         self,
@@ -68,6 +72,8 @@ class SessionManager:
         self.idle = settings.session_idle_timeout
         self.touch_every = min(60.0, self.idle / 4)
         self._cache: OrderedDict[str, tuple[str, Session]] = OrderedDict()
+        # whole Cookie headers (bytes from ASGI, str from WSGI) -> session
+        self._headers: dict[str | bytes, tuple[str | bytes, tuple[Session, None], float]] = {}
 
     def create(self, user: SAMLUser) -> tuple[Session, str]:
         """A fresh session for ``user`` and its ``Set-Cookie`` header value.
@@ -91,28 +97,76 @@ class SessionManager:
             header = self._header(session)
         return session, header
 
+    def load_header(self, header: str | bytes | None) -> tuple[Session, str | None] | None:
+        """:meth:`load` for the session cookie in a whole ``Cookie`` header.
+
+        :param header: the header as the server gave it: ``bytes`` (ASGI) or ``str`` (WSGI).
+
+        A header seen before, whose session needs no activity refresh yet, costs
+        one dictionary lookup, one comparison and one clock read: no decoding,
+        no search for the cookie.
+        """
+        if not header:
+            return None
+        # Keyed by the tail: hashing 32 bytes is cheaper than the whole header;
+        # the full header is compared before the entry is trusted.
+        tail = header[-32:]
+        cached = self._headers.get(tail)
+        if cached is not None and cached[0] == header and self.clock() < cached[2]:
+            return cached[1]
+        text = header if isinstance(header, str) else header.decode("latin-1")
+        session = self._verified(cookie_value(text, self.name))
+        found = None if session is None else self._live(session)
+        if found is None or found[1] is not None:
+            # dead, or a refresh is due: nothing to remember for this header
+            if cached is not None and cached[0] == header:
+                del self._headers[tail]
+            return found
+        live = found[0]
+        # until the refresh is due (always before the idle and age deadlines)
+        fresh_until = min(live.seen + self.touch_every, live.issued + self.max_age)
+        headers = self._headers
+        headers[tail] = (header, (live, None), fresh_until)
+        if len(headers) > self.CACHE_SIZE:
+            del headers[next(iter(headers))]
+        return found
+
     def load(self, value: str | None) -> tuple[Session, str | None] | None:
         """The live session in cookie ``value`` and, when activity must be recorded,
         a refreshed ``Set-Cookie``; ``None`` when absent, forged, expired or idle."""
+        session = self._verified(value)
+        return None if session is None else self._live(session)
+
+    def cached_entries(self) -> int:
+        """How many verified cookies and headers are remembered (each cache holds at most
+        :attr:`CACHE_SIZE`)."""
+        return len(self._cache) + len(self._headers)
+
+    def forget_cached(self) -> None:
+        """Empty the caches of verified cookies (the next request pays the HMAC again)."""
+        self._cache.clear()
+        self._headers.clear()
+
+    def _verified(self, value: str | None) -> Session | None:
+        """The session signed into cookie ``value`` (cached), whatever its age."""
         if not value:
             return None
-        # Keyed by the tail (the HMAC): hashing a short string is cheaper than the
-        # whole ~800-byte cookie; the full value is compared before it is trusted.
+        # keyed by the tail (the HMAC), compared whole before it is trusted
         tail = value[-32:]
         cached = self._cache.get(tail)
         if cached is not None and cached[0] == value:
-            session = cached[1]
-        else:
-            decoded = self._decode(value)
-            if decoded is None:
-                return None
-            session = decoded
+            return cached[1]
+        session = self._decode(value)
+        if session is not None:
             self._cache[tail] = (value, session)
             if len(self._cache) > self.CACHE_SIZE:
                 self._cache.popitem(last=False)
+        return session
+
+    def _live(self, session: Session) -> tuple[Session, str | None] | None:
+        """``session`` unless expired or idle, with a refreshed cookie when activity is due."""
         now = self.clock()
         if now >= session.issued + self.max_age or now >= session.seen + self.idle:
-            self._cache.pop(tail, None)
             return None
         if now - session.seen >= self.touch_every:
             session = Session(session.sid, session.user, session.issued, now, session.logout_token)

@@ -1,0 +1,91 @@
+"""The per-request session cache, through both adapters: what it remembers must never
+outlive what the signed cookie allows, and a header that only looks like a cached one
+must be verified afresh."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from .conftest import HTML, Browser, Clock, client_for
+
+
+def _logged_in(
+    make_app: Any, browser_factory: Any, adapter: str, clients: list[httpx.Client], **settings: Any
+) -> tuple[httpx.Client, str]:
+    app, _ = make_app(**settings)
+    browser: Browser = browser_factory(app)
+    done = browser.login()
+    assert done.status_code == 303
+    (set_cookie,) = [c for c in done.headers.get_list("set-cookie") if c.startswith("saml_session=")]
+    pair = set_cookie.split(";")[0]  # saml_session=<value>
+    bare = client_for(app, adapter)  # no cookie jar in play: each request says its own Cookie header
+    clients.append(bare)
+    return bare, pair
+
+
+def _user(client: httpx.Client, cookie: str) -> str | None:
+    response = client.get("/", headers={**HTML, "cookie": cookie})
+    if response.status_code == 302:
+        return None
+    assert response.status_code == 200, response.text
+    return str(response.json()["user"])
+
+
+def test_a_header_with_the_cached_tail_but_a_changed_middle_is_refused(
+    make_app, browser_factory, adapter, clients
+) -> None:
+    client, pair = _logged_in(make_app, browser_factory, adapter, clients)
+    header = f"theme=dark; {pair}"
+    assert _user(client, header) == "b.simon@contoso.com"  # now cached
+    name, value = pair.split("=", 1)
+    middle = len(value) // 2
+    swapped = "A" if value[middle] != "A" else "B"
+    forged = f"{name}={value[:middle]}{swapped}{value[middle + 1 :]}"
+    assert forged[-32:] == pair[-32:]  # same cache key: only the full comparison stops it
+    assert _user(client, f"theme=dark; {forged}") is None
+    assert _user(client, forged) is None
+    assert _user(client, header) == "b.simon@contoso.com"  # the real one still works
+
+
+def test_other_cookies_changing_on_every_request_keep_the_session(
+    make_app, browser_factory, adapter, clients
+) -> None:
+    client, pair = _logged_in(make_app, browser_factory, adapter, clients)
+    for n in range(5):
+        assert _user(client, f"csrf=token{n}; {pair}") == "b.simon@contoso.com"
+        assert _user(client, f"{pair}; last_seen={n}") == "b.simon@contoso.com"
+
+
+def test_a_lookalike_cookie_name_is_not_the_session(make_app, browser_factory, adapter, clients) -> None:
+    client, pair = _logged_in(make_app, browser_factory, adapter, clients)
+    assert _user(client, pair) == "b.simon@contoso.com"
+    assert _user(client, "x" + pair) is None
+    assert _user(client, "other=" + pair) is None
+
+
+def test_a_cached_header_still_goes_idle(make_app, browser_factory, adapter, clients, clock: Clock) -> None:
+    client, pair = _logged_in(make_app, browser_factory, adapter, clients, session_idle_timeout=600)
+    assert _user(client, pair) == "b.simon@contoso.com"
+    clock.advance(601)  # no request in between: the cache entry is all that is left
+    assert _user(client, pair) is None
+
+
+def test_activity_refresh_comes_due_for_a_cached_header(
+    make_app, browser_factory, adapter, clients, clock: Clock
+) -> None:
+    client, pair = _logged_in(make_app, browser_factory, adapter, clients, session_idle_timeout=600)
+    first = client.get("/", headers={**HTML, "cookie": pair})
+    assert first.status_code == 200 and "set-cookie" not in first.headers
+    clock.advance(59)
+    quiet = client.get("/", headers={**HTML, "cookie": pair})
+    assert quiet.status_code == 200 and "set-cookie" not in quiet.headers
+    clock.advance(2)  # a minute since the login: activity is recorded in a new cookie
+    due = client.get("/", headers={**HTML, "cookie": pair})
+    assert due.status_code == 200 and due.headers["set-cookie"].startswith("saml_session=")
+    # a client that ignores the refreshed cookie still goes idle from the old cookie's activity
+    clock.advance(600 - 61)
+    assert _user(client, pair) is None
+    refreshed = due.headers["set-cookie"].split(";")[0]
+    assert _user(client, refreshed) == "b.simon@contoso.com"

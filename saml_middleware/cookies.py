@@ -18,19 +18,26 @@ class CookieCodec:
     """Signs and verifies the middleware's cookies.
 
     :param secret_keys: newest first, as in ``SAML_SECRET_KEY``.
+    :param audience: the app the cookies are for (the middleware passes the SP
+        entity ID): it is part of every signature, so a cookie made for another
+        app is refused even when both apps were given the same secret.
 
-    >>> codec = CookieCodec(["new-key-0123456789", "old-key-0123456789"])
+    >>> codec = CookieCodec(["new-key-0123456789", "old-key-0123456789"], audience="https://a/saml/metadata")
     >>> codec.load_login(codec.dump_login({"r": "_id"}), max_age=600)
     {'r': '_id'}
+    >>> other = CookieCodec(["new-key-0123456789"], audience="https://b/saml/metadata")
+    >>> other.load_session(codec.dump_session({"u": "x"})) is None
+    True
     """
 
-    def __init__(self, secret_keys: Sequence[str]) -> None:
+    def __init__(self, secret_keys: Sequence[str], *, audience: str = "") -> None:
         if not secret_keys:
             raise ValueError("at least one secret key is required")
         keys = list(reversed(secret_keys))  # itsdangerous signs with the last one
-        self._session = URLSafeSerializer(keys, salt="saml-middleware.session")
-        self._login = URLSafeTimedSerializer(keys, salt="saml-middleware.login")
-        self._sid = URLSafeSerializer(keys, salt="saml-middleware.session-id")
+        bound = f"|{audience}" if audience else ""
+        self._session = URLSafeSerializer(keys, salt=f"saml-middleware.session{bound}")
+        self._login = URLSafeTimedSerializer(keys, salt=f"saml-middleware.login{bound}")
+        self._sid = URLSafeSerializer(keys, salt=f"saml-middleware.session-id{bound}")
 
     def dump_session(self, payload: dict[str, Any]) -> str:
         return str(self._session.dumps(payload))

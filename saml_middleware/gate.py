@@ -96,7 +96,8 @@ class Gate:
         self.sp = ServiceProvider(
             settings, loaded, self.replay, clock=clock, random_id=lambda: "_" + token(16)
         )
-        self.codec = CookieCodec(settings.secret_key)
+        # bound to this SP: another app's cookie is refused even under the same secret
+        self.codec = CookieCodec(settings.secret_key, audience=settings.sp_entity_id)
         self.sessions = (
             ServerSessionManager(settings, self.codec, session_store, clock=clock, token=token)
             if settings.session_store == "server" and session_store is not None

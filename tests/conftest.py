@@ -58,9 +58,9 @@ def idp_keys() -> tuple[str, str]:
     return generate_keypair("test IdP")
 
 
-@pytest.fixture
-def idp(clock: Clock, idp_keys: tuple[str, str]) -> DevIdP:
-    key, cert = idp_keys
+def tenant_idp(keys: tuple[str, str], clock: Clock) -> DevIdP:
+    """The test tenant's dev IdP signing with ``keys`` (key, certificate), set up for ``APP``."""
+    key, cert = keys
     return DevIdP(
         IDP,
         key_pem=key,
@@ -69,6 +69,11 @@ def idp(clock: Clock, idp_keys: tuple[str, str]) -> DevIdP:
         sp_acs_url=f"{APP}/saml/acs",
         sp_entity_id=f"{APP}/saml/metadata",
     )
+
+
+@pytest.fixture
+def idp(clock: Clock, idp_keys: tuple[str, str]) -> DevIdP:
+    return tenant_idp(idp_keys, clock)
 
 
 @pytest.fixture
@@ -240,7 +245,7 @@ def browser_factory(adapter: str, idp: DevIdP, clients: list[httpx.Client]) -> C
     return make
 
 
-__all__ = ["APP", "HTML", "IDP", "Browser", "Clock", "PlainTextResponse", "Seen"]
+__all__ = ["APP", "HTML", "IDP", "Browser", "Clock", "PlainTextResponse", "Seen", "tenant_idp"]
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from saml_middleware import ConfigError
 from saml_middleware.devidp import DevIdP, generate_keypair
 from saml_middleware.devidp.signer import XmlSigner, cert_base64
 
-from .conftest import APP, IDP, Clock
+from .conftest import APP, IDP, Clock, tenant_idp
 
 _MD = "urn:oasis:names:tc:SAML:2.0:metadata"
 _DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -72,15 +72,7 @@ def new_keys() -> tuple[str, str]:
 @pytest.fixture
 def rekeyed_idp(clock: Clock, new_keys: tuple[str, str]) -> DevIdP:
     """The same tenant after its new certificate was made active."""
-    key, cert = new_keys
-    return DevIdP(
-        IDP,
-        key_pem=key,
-        cert_pem=cert,
-        clock=clock,
-        sp_acs_url=f"{APP}/saml/acs",
-        sp_entity_id=f"{APP}/saml/metadata",
-    )
+    return tenant_idp(new_keys, clock)
 
 
 def metadata_listing(signed_by: DevIdP, *certs: str, signer: XmlSigner | None = None) -> bytes:

@@ -89,3 +89,15 @@ def test_activity_refresh_comes_due_for_a_cached_header(
     assert _user(client, pair) is None
     refreshed = due.headers["set-cookie"].split(";")[0]
     assert _user(client, refreshed) == "b.simon@contoso.com"
+
+
+def test_a_session_cookie_made_for_another_app_is_refused_under_the_same_secret(
+    make_app, browser_factory, adapter, clients
+) -> None:
+    client, pair = _logged_in(make_app, browser_factory, adapter, clients)
+    assert _user(client, pair) == "b.simon@contoso.com"
+    # a second app on the same host (another port): same cookie name, same SAML_SECRET_KEY
+    other, _ = make_app(base_url="http://app.test:8081")
+    other_client = client_for(other, adapter, base_url="http://app.test:8081")
+    clients.append(other_client)
+    assert _user(other_client, pair) is None

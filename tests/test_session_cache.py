@@ -4,11 +4,20 @@ must be verified afresh."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from .conftest import HTML, Browser, Clock, client_for
+from saml_middleware.config import Settings
+from saml_middleware.cookies import cookie_value
+from saml_middleware.gate import Gate
+from saml_middleware.user import SAMLUser
+
+from .conftest import APP, HTML, Browser, Clock, client_for, tenant_idp
 
 
 def _logged_in(
@@ -101,3 +110,58 @@ def test_a_session_cookie_made_for_another_app_is_refused_under_the_same_secret(
     other_client = client_for(other, adapter, base_url="http://app.test:8081")
     clients.append(other_client)
     assert _user(other_client, pair) is None
+
+
+_EDITS = st.lists(
+    st.tuples(
+        st.sampled_from(["replace", "insert", "delete"]), st.integers(0, 10_000), st.binary(max_size=2)
+    ),
+    min_size=1,
+    max_size=3,
+)
+
+
+@pytest.fixture(scope="module")
+def gates(idp_keys: tuple[str, str]) -> tuple[Gate, Gate, bytes]:
+    """Two gates of one app: ``warm`` has verified the header before, ``cold`` forgets every time."""
+    clock = Clock()
+    settings = Settings(
+        base_url=APP,
+        secret_key=("test-secret-key-0123456789abcdef",),
+        idp_metadata=tenant_idp(idp_keys, clock).metadata_xml().decode(),
+    )
+    warm, cold = Gate(settings, clock=clock), Gate(settings, clock=clock)
+    pair = warm.sessions.create(SAMLUser("b.simon@contoso.com", "b.simon@contoso.com"))[1].split(";")[0]
+    header = f"theme=dark; {pair}; lang=en".encode()
+    assert warm.authenticate(header) is not None  # cached from here on
+    return warm, cold, header
+
+
+@settings(max_examples=400, deadline=None, derandomize=os.environ.get("CI") == "true")
+@given(edits=_EDITS)
+def test_the_cache_never_changes_the_verdict_on_an_edited_header(
+    gates: tuple[Gate, Gate, bytes], edits: list[tuple[str, int, bytes]]
+) -> None:
+    warm, cold, header = gates
+    edited = bytearray(header)
+    for kind, at, data in edits:
+        at %= len(edited) + 1
+        if kind == "replace":
+            edited[at : at + len(data)] = data
+        elif kind == "insert":
+            edited[at:at] = data
+        else:
+            del edited[at : at + 2]
+    raw = bytes(edited)
+    untouched = cookie_value(raw.decode("latin-1"), warm.sessions.name) == cookie_value(
+        header.decode("latin-1"), warm.sessions.name
+    )
+    for form in (raw, raw.decode("latin-1")):  # as ASGI and as WSGI servers hand it over
+        cold.sessions.forget_cached()
+        verdict = cold.authenticate(form)  # the HMAC's answer, no cache involved
+        found = warm.authenticate(form)
+        assert (found is not None) == (verdict is not None), raw
+        if untouched:
+            assert found is not None
+        if found is not None:
+            assert found[0].user.email == "b.simon@contoso.com"

@@ -50,7 +50,7 @@ def main() -> None:
         if response.status != 303:
             raise SystemExit(f"login refused: {response.status} {response.body[:300]!r}")
         cookie = session_cookie(v for k, v in response.headers if k == "set-cookie")
-        if gate.authenticate(f"theme=dark; {cookie}") is None:
+        if gate.session(f"theme=dark; {cookie}") is None:
             raise SystemExit("the new session cookie was not accepted")
 
     for _ in range(args.warmup):

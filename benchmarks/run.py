@@ -347,10 +347,10 @@ def hot_path(idp: DevIdP, settings: Settings, n: int) -> list[tuple[str, float, 
     gate = Gate(settings)
     header = f"theme=dark; {fresh_cookie(gate)}"
     rows = [
-        ("cookie check (Gate.authenticate), seen before", *timed(lambda: gate.authenticate(header), n), ""),
+        ("cookie check (Gate.session), seen before", *timed(lambda: gate.session(header), n), ""),
         (
             "cookie check, cookie not seen before",
-            *timed(lambda: (gate.sessions.forget_cached(), gate.authenticate(header)), n),
+            *timed(lambda: (gate.sessions.forget_cached(), gate.session(header)), n),
             "one HMAC + JSON",
         ),
     ]
@@ -456,10 +456,10 @@ def entra_cookie(gate: Gate, idp: DevIdP) -> str:
     IdP's Entra-shaped claims produces, beside two unrelated cookies (analytics, a preference)."""
     acs_gate = Gate(make_settings(idp))  # the address the dev IdP's benchmark responses are for
     response = acs_gate.handle_endpoint(acs_post(acs_gate, idp).request)
-    found = acs_gate.authenticate(session_cookie(v for k, v in response.headers if k == "set-cookie"))
-    if found is None:
+    user = acs_gate.authenticate(session_cookie(v for k, v in response.headers if k == "set-cookie"))
+    if user is None:
         raise SystemExit("the benchmark login did not produce a session")
-    cookie = gate.sessions.create(found[0].user)[1].split(";")[0]
+    cookie = gate.sessions.create(user)[1].split(";")[0]
     return f"_ga=GA1.1.1234567890.1700000000; theme=dark; {cookie}"
 
 

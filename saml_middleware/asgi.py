@@ -82,9 +82,9 @@ class SAMLMiddleware:
                 break
         try:
             if gate.authenticate_blocks and cookie is not None:
-                found = await anyio.to_thread.run_sync(gate.authenticate, cookie)
+                found = await anyio.to_thread.run_sync(gate.session, cookie)
             else:
-                found = gate.authenticate(cookie)
+                found = gate.session(cookie)
         except StoreUnavailable as exc:
             if kind == "websocket":
                 await send({"type": "websocket.close", "code": 1013, "reason": "try again later"})

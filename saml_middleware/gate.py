@@ -1,7 +1,8 @@
 """Transport-neutral decisions: the one place the ASGI and WSGI adapters ask.
 
 * :meth:`Gate.is_endpoint` - is this path one of ours (``/saml/...``, the ACS)?
-* :meth:`Gate.authenticate` - the live session in these cookies, if any (cheap).
+* :meth:`Gate.authenticate` - the signed-in user in these cookies, if any (cheap);
+  :meth:`Gate.session` - the same as a session, with the refreshed cookie to send.
 * :meth:`Gate.challenge` - what an unauthenticated request gets (302 or 401).
 * :meth:`Gate.handle_endpoint` - login, ACS, metadata, logout, health, auth (``auth_request``).
 """
@@ -12,10 +13,9 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
-from html import escape
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote
 
 from .acs import LOGIN_COOKIE_AGE, AssertionConsumer, Resolver, login_cookie_name
 from .config import Settings
@@ -32,8 +32,10 @@ from .pages import page
 from .paths import is_public, safe_return_path
 from .server_sessions import ServerSessionManager
 from .sessions import Session, SessionManager
+from .signout import SignOut
 from .sp import ServiceProvider
 from .stores import ReplayCache, SessionStore, open_stores
+from .user import SAMLUser
 
 __all__ = ["Gate"]
 
@@ -103,7 +105,7 @@ class Gate:
             if settings.session_store == "server" and session_store is not None
             else SessionManager(settings, self.codec, clock=clock, token=token)
         )
-        #: ``authenticate`` does network I/O (server sessions): ASGI runs it off the event loop.
+        #: ``session`` does network I/O (server sessions): ASGI runs it off the event loop.
         self.authenticate_blocks = isinstance(self.sessions, ServerSessionManager)
         self._unavailable_logged = 0.0
         #: audit log, metrics, setup page, certificate expiry watch
@@ -123,7 +125,7 @@ class Gate:
             settings.acs_path: self.acs,
             prefix + "/login": self._login,
             prefix + "/metadata": self._metadata,
-            prefix + "/logout": self._logout,
+            prefix + "/logout": SignOut(settings, self.sessions, self.slo, self.ops),
             prefix + "/sls": self.slo,
             prefix + "/health": self._health,
             prefix + "/auth": self._auth,
@@ -132,8 +134,6 @@ class Gate:
         }
         self._public = settings.public_paths
         self._logout_prefix = settings.logout_path + "?token="
-        parts = urlsplit(settings.base_url)
-        self._origin = f"{parts.scheme}://{parts.netloc}"
         self.session_cookie = self.sessions.name
         self.identity_headers = IdentityHeaders(settings)
 
@@ -149,8 +149,32 @@ class Gate:
     def is_public(self, path: str) -> bool:
         return bool(self._public) and is_public(path, self._public)
 
-    def authenticate(self, cookie_header_value: str | bytes | None) -> tuple[Session, str | None] | None:
+    def authenticate(self, cookies: str | bytes | Mapping[str, str] | None) -> SAMLUser | None:
+        """The signed-in user in a request's cookies, or ``None``.
+
+        :param cookies: the ``Cookie`` header (``str`` or ``bytes``), or the cookies
+            already parsed into a mapping (``request.cookies`` in most frameworks).
+
+        .. code-block:: python
+
+            user = gate.authenticate(request.headers.get("cookie"))
+            if user is None: ...  # send gate.challenge(request)
+
+        .. warning:: this does not record activity: a session used only through
+           it goes idle. Adapters use :meth:`session` and send its refreshed cookie.
+
+        :raises StoreUnavailable: as :meth:`session`.
+        """
+        if cookies is not None and not isinstance(cookies, (str, bytes)):
+            value = cookies.get(self.sessions.name)
+            cookies = f"{self.sessions.name}={value}" if value else None
+        found = self.session(cookies)
+        return found[0].user if found is not None else None
+
+    def session(self, cookie_header_value: str | bytes | None) -> tuple[Session, str | None] | None:
         """The session in a ``Cookie`` header, and a refreshed ``Set-Cookie`` when due.
+
+        The per-request path: a header seen before costs a dictionary lookup.
 
         :param cookie_header_value: the whole header, ``bytes`` as ASGI servers give
             it or ``str`` as WSGI servers do (neither needs decoding first).
@@ -250,49 +274,9 @@ class Gate:
 
     def _auth(self, request: HTTPRequest, resolve: Resolver) -> HTTPResponse:
         """For nginx ``auth_request``: 202 with the identity headers, or 401."""
-        found = self.authenticate(request.headers.get("cookie"))
+        found = self.session(request.headers.get("cookie"))
         if found is None:
             return HTTPResponse(401, [("cache-control", "no-store")])
         session, refresh = found
         headers = [("cache-control", "no-store"), *self.identity_headers.for_user(session.user)]
         return HTTPResponse(202, headers + ([("set-cookie", refresh)] if refresh else []))
-
-    def _logout(self, request: HTTPRequest, resolve: Resolver) -> HTTPResponse:
-        found = self.authenticate(request.headers.get("cookie"))
-        signed_out = page(
-            "You are signed out",
-            "Your session in this application has ended.",
-            extra_html=f'<p><a href="{escape(self.settings.login_path)}">Sign in again</a></p>',
-        )
-        if request.method == "POST":
-            origin = request.headers.get("origin")
-            if (
-                origin not in (None, "null", self._origin)
-                or request.headers.get("sec-fetch-site") == "cross-site"
-            ):
-                return HTTPResponse.html(
-                    403, page("Not signed out", "Sign out from this application's pages.")
-                )
-            if found is not None:
-                self.sessions.end(found[0])
-                self.ops.event("logout", request, email=found[0].user.email)
-            clear = self.sessions.clear_header()
-            to_idp = self.slo.start(found[0], clear) if found else None
-            return to_idp or HTTPResponse.redirect(303, self.settings.logout_path, clear)
-        if request.method not in ("GET", "HEAD"):
-            return HTTPResponse.html(405, page("Method not allowed", "Use GET or POST."))
-        if found is None:
-            return HTTPResponse.html(200, signed_out, self.sessions.clear_header())
-        token = parse_qs(request.query).get("token", [""])[0]
-        if secrets.compare_digest(token, found[0].logout_token):
-            self.sessions.end(found[0])
-            self.ops.event("logout", request, email=found[0].user.email)
-            to_idp = self.slo.start(found[0], self.sessions.clear_header())
-            return to_idp or HTTPResponse.html(200, signed_out, self.sessions.clear_header())
-        form = (
-            f'<form method="post" action="{escape(self.settings.logout_path)}">'
-            "<button type=submit>Sign out</button></form>"
-        )
-        return HTTPResponse.html(
-            200, page("Sign out?", f"Signed in as {found[0].user.email}.", extra_html=form)
-        )

@@ -45,7 +45,7 @@ class Operations:
 
     :param settings: the configuration (``SAML_ADMIN_EMAILS``, ``SAML_METRICS_TOKEN``).
     :param idp: returns the IdP in use now (a metadata refresh may replace it).
-    :param authenticate: the gate's ``authenticate(cookie_header)``.
+    :param session: the gate's ``session(cookie_header)``.
     :param challenge: the gate's answer to an unauthenticated request.
     :param active_sessions: live session count, or ``None`` when the store cannot tell cheaply.
     :param logout_url: the Logout URL to give the IdP, when single logout is served.
@@ -59,7 +59,7 @@ class Operations:
         settings: Settings,
         *,
         idp: Callable[[], _IdP],
-        authenticate: Callable[[str | None], tuple[Session, str | None] | None],
+        session: Callable[[str | None], tuple[Session, str | None] | None],
         challenge: Callable[[HTTPRequest], HTTPResponse],
         active_sessions: Callable[[], int | None] = lambda: None,
         logout_url: Callable[[], str | None] = lambda: None,
@@ -69,7 +69,7 @@ class Operations:
     ) -> None:
         self.settings = settings
         self.idp = idp
-        self.authenticate = authenticate
+        self.session = session
         self.challenge = challenge
         self.logout_url = logout_url
         self.clock = clock
@@ -110,7 +110,7 @@ class Operations:
             gate.settings,
             idp=lambda: gate.sp.idp,
             metadata_state=metadata_state,
-            authenticate=gate.authenticate,
+            session=gate.session,
             challenge=gate.challenge,
             active_sessions=active_sessions,
             logout_url=logout_url,
@@ -171,7 +171,7 @@ class Operations:
         """``GET {prefix}/setup``: the admin page; login first, 403 for non-admins."""
         if request.method not in ("GET", "HEAD"):
             return HTTPResponse.html(405, page("Method not allowed", "Use GET."))
-        found = self.authenticate(request.headers.get("cookie"))
+        found = self.session(request.headers.get("cookie"))
         if found is None:
             return self.challenge(request)
         session, refresh = found

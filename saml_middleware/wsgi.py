@@ -63,7 +63,7 @@ class SAMLWSGIMiddleware:
                 start_response, gate.handle_endpoint(self._request(environ, path, read_body=True))
             )
         try:
-            found = gate.authenticate(environ.get("HTTP_COOKIE"))
+            found = gate.session(environ.get("HTTP_COOKIE"))
         except StoreUnavailable as exc:
             return _respond(
                 start_response, gate.unavailable(self._request(environ, path, read_body=False), exc)

@@ -158,10 +158,24 @@ def test_the_cache_never_changes_the_verdict_on_an_edited_header(
     )
     for form in (raw, raw.decode("latin-1")):  # as ASGI and as WSGI servers hand it over
         cold.sessions.forget_cached()
-        verdict = cold.authenticate(form)  # the HMAC's answer, no cache involved
-        found = warm.authenticate(form)
+        verdict = cold.session(form)  # the HMAC's answer, no cache involved
+        found = warm.session(form)
         assert (found is not None) == (verdict is not None), raw
         if untouched:
             assert found is not None
         if found is not None:
             assert found[0].user.email == "b.simon@contoso.com"
+
+
+def test_gate_authenticate_gives_the_user_from_a_header_or_parsed_cookies(
+    gates: tuple[Gate, Gate, bytes],
+) -> None:
+    warm, _, header = gates
+    name = warm.sessions.name
+    value = cookie_value(header.decode(), name)
+    assert value is not None
+    for cookies in (header, header.decode(), {name: value, "theme": "dark"}):
+        user = warm.authenticate(cookies)
+        assert user is not None and user.email == "b.simon@contoso.com" and user.is_authenticated
+    for nothing in (None, "", b"", {}, {"theme": "dark"}, {name: value[:-1]}, f"{name}={value}x"):
+        assert warm.authenticate(nothing) is None

@@ -134,7 +134,6 @@ class Gate:
         }
         self._public = settings.public_paths
         self._logout_prefix = settings.logout_path + "?token="
-        self.session_cookie = self.sessions.name
         self.identity_headers = IdentityHeaders(settings)
 
     @property
@@ -165,10 +164,10 @@ class Gate:
 
         :raises StoreUnavailable: as :meth:`session`.
         """
-        if cookies is not None and not isinstance(cookies, (str, bytes)):
-            value = cookies.get(self.sessions.name)
-            cookies = f"{self.sessions.name}={value}" if value else None
-        found = self.session(cookies)
+        if cookies is None or isinstance(cookies, (str, bytes)):
+            found = self.session(cookies)
+        else:
+            found = self.sessions.load(cookies.get(self.sessions.name))
         return found[0].user if found is not None else None
 
     def session(self, cookie_header_value: str | bytes | None) -> tuple[Session, str | None] | None:

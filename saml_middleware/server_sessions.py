@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from .config import Settings
-from .cookies import CookieCodec, cookie_header, cookie_value
+from .cookies import CookieCodec, cookie_header
 from .sessions import Session, SessionManager
 from .stores import SessionStore
 from .user import SAMLUser
@@ -60,10 +60,7 @@ class ServerSessionManager(SessionManager):
 
     def load_header(self, header: str | bytes | None) -> tuple[Session, str | None] | None:
         # no header cache: the store is read on every request, so a revoked session ends at once
-        if not header:
-            return None
-        text = header if isinstance(header, str) else header.decode("latin-1")
-        return self.load(cookie_value(text, self.name))
+        return self.load(self.value_in(header)) if header else None
 
     def forget_cached(self) -> None:
         super().forget_cached()

@@ -114,8 +114,7 @@ class SessionManager:
         cached = self._headers.get(tail)
         if cached is not None and cached[0] == header and self.clock() < cached[2]:
             return cached[1]
-        text = header if isinstance(header, str) else header.decode("latin-1")
-        session = self._verified(cookie_value(text, self.name))
+        session = self._verified(self.value_in(header))
         found = None if session is None else self._live(session)
         if found is None or found[1] is not None:
             # dead, or a refresh is due: nothing to remember for this header
@@ -130,6 +129,10 @@ class SessionManager:
         if len(headers) > self.CACHE_SIZE:
             del headers[next(iter(headers))]
         return found
+
+    def value_in(self, header: str | bytes) -> str | None:
+        """The session cookie's value in a ``Cookie`` header (``str`` or ``bytes``)."""
+        return cookie_value(header if isinstance(header, str) else header.decode("latin-1"), self.name)
 
     def load(self, value: str | None) -> tuple[Session, str | None] | None:
         """The live session in cookie ``value`` and, when activity must be recorded,

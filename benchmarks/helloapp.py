@@ -1,8 +1,9 @@
 """Hello-world ASGI apps for the requests-per-second comparison: ``bare`` and ``wrapped``.
 
 ``uvicorn --app-dir benchmarks helloapp:bare`` (or ``helloapp:wrapped``). The wrapped
-app's settings come from ``BENCH_BASE_URL`` and ``BENCH_SECRET``, so the benchmark
-process can mint a session cookie this server accepts.
+app has the benchmarks' settings (``common.make_settings``, so the same secret key) at the
+base URL ``BENCH_BASE_URL``, so the benchmark process can mint a session cookie this server
+accepts.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from common import make_idp, make_settings
+
 from saml_middleware import SAMLMiddleware
-from saml_middleware.config import Settings
-from saml_middleware.devidp import DevIdP
 
 Message = MutableMapping[str, Any]
 _START = {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]}
@@ -32,13 +33,8 @@ async def bare(
 
 
 def _wrapped() -> SAMLMiddleware:
-    idp = DevIdP("https://login.example.com")
-    settings = Settings(
-        base_url=os.environ.get("BENCH_BASE_URL", "http://127.0.0.1:8000"),
-        secret_key=(os.environ.get("BENCH_SECRET", "bench-secret-key-0123456789"),),
-        idp_metadata=idp.metadata_xml().decode(),
-    )
-    return SAMLMiddleware(bare, settings)
+    base_url = os.environ.get("BENCH_BASE_URL", "http://127.0.0.1:8000")
+    return SAMLMiddleware(bare, make_settings(make_idp(), base_url=base_url))
 
 
 def __getattr__(name: str) -> Any:

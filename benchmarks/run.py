@@ -26,7 +26,6 @@ import base64
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,7 +41,6 @@ from common import (
     BASE,
     BROWSE,
     ENTITY,
-    SECRET,
     USER,
     acs_post,
     make_idp,
@@ -63,6 +61,9 @@ from saml_middleware.stores import MemoryReplayCache
 from saml_middleware.user import SAMLUser
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+from tests.processes import free_port, port_open, stop, wait_ready  # noqa: E402
+
 Row = tuple[str, float, float]  # name, p50 seconds, p99 seconds
 Contender = tuple[Callable[[DevIdP, int], list[Any]], Callable[[Any], object]]
 DS = "{http://www.w3.org/2000/09/xmldsig#}"
@@ -374,12 +375,6 @@ def hot_path(idp: DevIdP, settings: Settings, n: int) -> list[tuple[str, float, 
 
 
 # -- requests per second under uvicorn ----------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def uvicorn_server(app: str, port: int, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
     command = [
@@ -399,23 +394,11 @@ def uvicorn_server(app: str, port: int, env: dict[str, str]) -> Iterator[subproc
     ]
     proc = subprocess.Popen(command, env={**os.environ, **env})
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"uvicorn {app} did not start") from None
-                time.sleep(0.1)
+        if not wait_ready(proc, lambda: port_open(port), timeout=30):
+            raise SystemExit(f"uvicorn {app} did not start")
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 def load(url: str, cookie: str, seconds: float, connections: int) -> float:
@@ -472,7 +455,7 @@ def requests_per_second(rounds: int, seconds: float, connections: int, *, entra:
     import httpx
 
     ports = {"bare": free_port(), "wrapped": free_port()}
-    env = {"BENCH_BASE_URL": f"http://127.0.0.1:{ports['wrapped']}", "BENCH_SECRET": SECRET}
+    env = {"BENCH_BASE_URL": f"http://127.0.0.1:{ports['wrapped']}"}  # the SP entity ID signs cookies
     idp = make_idp()
     settings = make_settings(idp, base_url=env["BENCH_BASE_URL"])
     gate = Gate(settings)
@@ -492,17 +475,13 @@ def requests_per_second(rounds: int, seconds: float, connections: int, *, entra:
                 results[name].append(load(url, cookie, seconds, connections))
     ratios = sorted(w / b for b, w in zip(results["bare"], results["wrapped"], strict=True))
     return RPS(
-        bare=median(results["bare"]),
-        wrapped=median(results["wrapped"]),
+        bare=statistics.median(results["bare"]),
+        wrapped=statistics.median(results["wrapped"]),
         ratio=ratios[len(ratios) // 2],
         rounds=" ".join(f"{r:.0%}" for r in ratios),
         tool="wrk" if shutil.which("wrk") else "benchmarks/load.py",
         cookie_bytes=len(cookie),
     )
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values)
 
 
 def uvicorn_flavour() -> str:

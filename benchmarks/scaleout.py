@@ -20,6 +20,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NoReturn
 
 import httpx
 
@@ -29,6 +30,10 @@ sys.path.insert(0, str(ROOT))
 from saml_middleware.devidp import DevIdP  # noqa: E402
 from tests.appserver import HTML, AppServer, finish_login, idp_answer, start_login  # noqa: E402
 from tests.redisserver import RedisServer, free_port  # noqa: E402
+
+
+def no_redis(reason: str) -> NoReturn:
+    raise SystemExit(f"scaleout needs redis-server: {reason} (e.g. `make system-deps` as root)")
 
 
 def login_phase(url: str, idp: DevIdP, seconds: float, clients: int) -> tuple[int, int, list[str]]:
@@ -93,7 +98,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
-        redis = RedisServer()
+        redis = RedisServer(on_unavailable=no_redis)
         redis.start()
         idp = DevIdP("http://idp.test")
         (tmp / "idp.xml").write_bytes(idp.metadata_xml())

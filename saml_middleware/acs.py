@@ -29,14 +29,15 @@ from .user import SAMLUser
 if TYPE_CHECKING:
     from .operations import Operations
 
-__all__ = ["LOGIN_COOKIE_AGE", "AssertionConsumer", "Resolver", "login_cookie_name"]
+__all__ = ["LOGIN_COOKIE_AGE", "RELAY_KEY", "AssertionConsumer", "Resolver", "login_cookie_name"]
 
 logger = logging.getLogger("saml_middleware")
 T = TypeVar("T")
 #: Runs an awaitable to completion from the calling thread (adapter-specific).
 Resolver = Callable[[Awaitable[Any]], Any]
 LOGIN_COOKIE_AGE = 600
-_RELAY = re.compile(r"[A-Za-z0-9_-]{16,64}\Z")
+#: An opaque RelayState key: it names the pending login (and logout) cookie.
+RELAY_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}\Z")
 
 
 def login_cookie_name(settings: Settings, relay_state: str) -> str:
@@ -164,7 +165,7 @@ class AssertionConsumer:
         return (relays[0] if len(relays) == 1 else None), form
 
     def _pending(self, request: HTTPRequest, relay: str | None) -> dict[str, Any] | None:
-        if not relay or not _RELAY.match(relay):
+        if not relay or not RELAY_KEY.match(relay):
             return None
         raw = request.cookies.get(login_cookie_name(self.settings, relay))
         data = self.codec.load_login(raw, max_age=LOGIN_COOKIE_AGE) if raw else None
@@ -174,7 +175,7 @@ class AssertionConsumer:
 
     def _forget(self, relay: str | None) -> list[str]:
         """Delete the login cookie: it is consumed once, whatever the outcome."""
-        if not relay or not _RELAY.match(relay):
+        if not relay or not RELAY_KEY.match(relay):
             return []
         secure = self.settings.https
         name = login_cookie_name(self.settings, relay)

@@ -131,7 +131,7 @@ class Settings:
             problems.append(f"SAML_BASE_URL must be an http(s) URL without query, got {self.base_url!r}")
         set_(self, "base_url", base)
 
-        for name in ("secret_key", "public_paths", "allowed_domains", "admin_emails"):
+        for name in ("secret_key", "public_paths", "allowed_domains", "admin_emails", "header_attributes"):
             if isinstance(getattr(self, name), str):  # Settings(public_paths="/static") means one item
                 set_(self, name, _csv(getattr(self, name)))
         if not self.secret_key:

@@ -16,6 +16,7 @@ import xmlsec
 from lxml import etree
 
 from .errors import ResponseRejected
+from .pem import pem_body
 from .xmlparse import q
 
 __all__ = ["STRONG_SIGNATURES", "SignatureVerifier", "signature_algorithms"]
@@ -72,9 +73,8 @@ class SignatureVerifier:
             raise ValueError("at least one IdP certificate is required")
         self._keys: list[tuple[str, xmlsec.Key]] = []
         for pem in certificates:
-            body = "".join(pem.strip().splitlines()[1:-1])
             self._keys.append(
-                (body, xmlsec.Key.from_memory(pem.encode(), xmlsec.constants.KeyDataFormatCertPem))
+                (pem_body(pem), xmlsec.Key.from_memory(pem.encode(), xmlsec.constants.KeyDataFormatCertPem))
             )
         self._signatures = STRONG_SIGNATURES | (SHA1_SIGNATURES if allow_sha1 else frozenset())
         self._digests = STRONG_DIGESTS | (SHA1_DIGESTS if allow_sha1 else frozenset())

@@ -32,7 +32,6 @@ __all__ = [
 
 logger = logging.getLogger("saml_middleware")
 
-_SCALARS = (str, int, float, bool)
 _FIELDS = ("email", "display_name", "name")
 
 

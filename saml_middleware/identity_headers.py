@@ -53,11 +53,7 @@ class IdentityHeaders:
         problems = [
             f"{var} must be an HTTP header name, got {v!r}" for var, v in names.items() if not _TOKEN.match(v)
         ]
-        chosen = settings.header_attributes
-        chosen = (
-            tuple(a.strip() for a in chosen.split(",") if a.strip()) if isinstance(chosen, str) else chosen
-        )
-        self.attributes = [(a, attribute_header(a)) for a in chosen]
+        self.attributes = [(a, attribute_header(a)) for a in settings.header_attributes]
         problems += [
             f"SAML_HEADER_ATTRIBUTES: {a!r} has no letters or digits"
             for a, h in self.attributes

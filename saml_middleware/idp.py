@@ -73,10 +73,17 @@ def parse_idp_metadata(xml: bytes, *, entity_id: str | None = None) -> IdPInfo:
     :param entity_id: pick this entity from an aggregate (``EntitiesDescriptor``).
     :raises ValueError: with a message fit for a ConfigError.
     """
+    return _idp_info(_metadata_root(xml), entity_id)
+
+
+def _metadata_root(xml: bytes) -> etree._Element:
     try:
-        root = parse_untrusted(xml.lstrip(b"\xef\xbb\xbf").strip())
+        return parse_untrusted(xml.lstrip(b"\xef\xbb\xbf").strip())
     except ResponseRejected as exc:
         raise ValueError(f"not usable XML metadata: {exc.detail}") from None
+
+
+def _idp_info(root: etree._Element, entity_id: str | None) -> IdPInfo:
     ident, desc = _idp_descriptor(root, entity_id)
     certs: list[str] = []
     for kd in desc.findall(q("md", "KeyDescriptor")):
@@ -114,9 +121,10 @@ def idp_from_metadata(settings: Settings, xml: bytes) -> IdPInfo:
 
     :raises ValueError: with a message fit for a ConfigError or a warning.
     """
+    root = _metadata_root(xml)  # parsed once: the IdP is read from the tree whose signature was checked
     if settings.idp_metadata_cert:
-        verify_metadata_signature(xml, settings.idp_metadata_cert, allow_sha1=settings.allow_sha1)
-    info = parse_idp_metadata(xml, entity_id=settings.idp_entity_id or None)
+        verify_metadata_signature(root, settings.idp_metadata_cert, allow_sha1=settings.allow_sha1)
+    info = _idp_info(root, settings.idp_entity_id or None)
     return IdPInfo(
         entity_id=info.entity_id,
         sso_url=settings.idp_sso_url or info.sso_url,

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .pem import load_certificates, load_private_key
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from .pem import certificate_object, load_certificates, load_private_key, rsa_private_key
 
 __all__ = ["normalise_keys"]
 
@@ -19,24 +21,37 @@ def _certs(settings: Any, name: str, set_: Callable[[Any, str, Any], None], prob
     value = getattr(settings, name)
     if isinstance(value, str):
         value = (value,) if value else ()
-    try:
-        set_(settings, name, tuple(load_certificates("\n".join(value))) if value else ())
-    except ValueError as exc:
-        problems.append(f"SAML_{name.upper()}: {exc}")
+    certs: list[str] = []
+    for item in value:  # each item on its own: PEM text, a path, or several paths
+        try:
+            certs.extend(load_certificates(item))
+        except ValueError as exc:
+            problems.append(f"SAML_{name.upper()}: {exc}")
+    set_(settings, name, tuple(certs))
 
 
 def _pair(
     settings: Any, key: str, cert: str, set_: Callable[[Any, str, Any], None], problems: list[str]
 ) -> None:
-    names = f"SAML_{key.upper()} and SAML_{cert.upper()}"
+    key_var, cert_var = f"SAML_{key.upper()}", f"SAML_{cert.upper()}"
     if bool(getattr(settings, key)) != bool(getattr(settings, cert)):
-        problems.append(f"{names} go together: give both or neither")
+        problems.append(f"{key_var} and {cert_var} go together: give both or neither")
     elif getattr(settings, key):
         try:
             set_(settings, key, load_private_key(getattr(settings, key)))
             set_(settings, cert, load_certificates(getattr(settings, cert))[0])
         except ValueError as exc:
-            problems.append(f"SAML_{key.upper()} / SAML_{cert.upper()}: {exc}")
+            problems.append(f"{key_var} / {cert_var}: {exc}")
+            return
+        try:
+            private = rsa_private_key(getattr(settings, key))
+        except ValueError:
+            problems.append(f"{key_var} must be an RSA key (it signs requests and decrypts assertions)")
+            return
+        spki = Encoding.DER, PublicFormat.SubjectPublicKeyInfo
+        certified = certificate_object(getattr(settings, cert)).public_key().public_bytes(*spki)
+        if private.public_key().public_bytes(*spki) != certified:
+            problems.append(f"{key_var} does not match {cert_var}: the certificate is for another key")
 
 
 def normalise_keys(settings: Any, set_: Callable[[Any, str, Any], None], problems: list[str]) -> None:

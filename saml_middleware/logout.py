@@ -16,12 +16,11 @@ reason (``slo.py`` and ``errors.REASONS``); never a 500.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from html import escape
 from urllib.parse import parse_qs
 
-from .acs import LOGIN_COOKIE_AGE, Resolver
+from .acs import LOGIN_COOKIE_AGE, RELAY_KEY, Resolver
 from .config import Settings
 from .cookies import CookieCodec, cookie_header
 from .errors import ResponseRejected, StoreUnavailable
@@ -37,7 +36,6 @@ from .user import SAMLUser
 __all__ = ["SingleLogout", "logout_cookie_name"]
 
 logger = logging.getLogger("saml_middleware")
-_RELAY = re.compile(r"[A-Za-z0-9_-]{16,64}\Z")
 
 
 def logout_cookie_name(settings: Settings, relay_state: str) -> str:
@@ -69,6 +67,11 @@ class SingleLogout:
         self.token = token
         self.path = settings.path_prefix + "/sls"
         self._verifier: tuple[IdPInfo, LogoutVerifier] | None = None
+        link = f'<p><a href="{escape(settings.login_path)}">Sign in again</a></p>'
+        #: the page once the session ended here (the local logout endpoint shows it too)
+        self.signed_out: bytes = page(
+            "You are signed out", "Your session in this application has ended.", extra_html=link
+        )
 
     @property
     def slo_url(self) -> str:
@@ -128,7 +131,7 @@ class SingleLogout:
             extra={"saml_event": "logout", "saml_ref": ref},
         )
         return HTTPResponse.html(
-            200, self._signed_out(), self.sessions.clear_header(), *self._forget(message.relay_state)
+            200, self.signed_out, self.sessions.clear_header(), *self._forget(message.relay_state)
         )
 
     def _requested(self, request: HTTPRequest, message: LogoutMessage, ref: str) -> HTTPResponse:
@@ -156,7 +159,7 @@ class SingleLogout:
         cookies = [self.sessions.clear_header()] if mine else []
         slo = self.slo_url
         if not slo:
-            return HTTPResponse.html(200, self._signed_out(), *cookies)
+            return HTTPResponse.html(200, self.signed_out, *cookies)
         return HTTPResponse.redirect(
             302, self.sp.build_logout_response(slo, message.id, message.relay_state), *cookies
         )
@@ -184,7 +187,7 @@ class SingleLogout:
             raise ResponseRejected("logout_invalid", "too many parameters") from None
 
     def _pending(self, request: HTTPRequest, relay: str | None) -> str | None:
-        if not relay or not _RELAY.match(relay):
+        if not relay or not RELAY_KEY.match(relay):
             return None
         raw = request.cookies.get(logout_cookie_name(self.settings, relay))
         data = self.codec.load_login(raw, max_age=LOGIN_COOKIE_AGE) if raw else None
@@ -205,11 +208,7 @@ class SingleLogout:
         )
 
     def _forget(self, relay: str | None) -> list[str]:
-        return [self._cookie(relay, "", 0)] if relay and _RELAY.match(relay) else []
-
-    def _signed_out(self) -> bytes:
-        link = f'<p><a href="{escape(self.settings.login_path)}">Sign in again</a></p>'
-        return page("You are signed out", "Your session in this application has ended.", extra_html=link)
+        return [self._cookie(relay, "", 0)] if relay and RELAY_KEY.match(relay) else []
 
     def _refuse(
         self, exc: ResponseRejected, ref: str, relay: str | None, *, log: bool = True

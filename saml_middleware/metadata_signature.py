@@ -4,6 +4,13 @@ Entra, AD FS and federation aggregates sign their metadata with an enveloped
 signature on the root element. With ``SAML_IDP_METADATA_CERT`` set, metadata
 whose root is not signed by one of those certificates is refused, so whoever
 can tamper with the metadata URL (a proxy, DNS) cannot swap in their own key.
+
+The signature's shape is checked as a SAML response's is
+(:func:`~saml_middleware.checks.check_signature_shape`): one ``Reference`` to
+the root's ``ID``, only the enveloped-signature and exclusive canonicalisation
+transforms, a known ``CanonicalizationMethod`` and no ``ds:Object``. The
+caller parses the document once (``idp.idp_from_metadata``) and reads the IdP
+from the very tree whose signature was verified here.
 """
 
 from __future__ import annotations
@@ -11,43 +18,37 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import xmlsec
+from lxml import etree
 
+from .checks import check_signature_shape
 from .crypto import SignatureVerifier
 from .errors import ResponseRejected
-from .xmlparse import parse_untrusted, q
+from .xmlparse import q
 
 __all__ = ["verify_metadata_signature"]
 
-_ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
-_EXC_C14N = ("http://www.w3.org/2001/10/xml-exc-c14n#", "http://www.w3.org/2001/10/xml-exc-c14n#WithComments")
 
+def verify_metadata_signature(
+    root: etree._Element, certificates: Sequence[str], *, allow_sha1: bool = False
+) -> None:
+    """Verify that the metadata ``root`` element is signed by one of ``certificates``.
 
-def verify_metadata_signature(xml: bytes, certificates: Sequence[str], *, allow_sha1: bool = False) -> None:
-    """Verify that the root element of ``xml`` is signed by one of ``certificates``.
-
-    The signature must be a child of the root with exactly one ``Reference``
-    to the root's ``ID``, and only the enveloped-signature and exclusive
-    canonicalisation transforms.
-
+    :param root: the parsed metadata (``xmlparse.parse_untrusted``).
     :raises ValueError: with a message fit for the operator's log.
     """
-    try:
-        root = parse_untrusted(xml.lstrip(b"\xef\xbb\xbf").strip())
-    except ResponseRejected as exc:
-        raise ValueError(f"not usable XML metadata: {exc.detail}") from None
     signatures = root.findall(q("ds", "Signature"))
     if len(signatures) != 1:
         raise ValueError("the metadata root carries no signature (SAML_IDP_METADATA_CERT is set)")
     signature = signatures[0]
-    refs = signature.findall(f"{q('ds', 'SignedInfo')}/{q('ds', 'Reference')}")
+    try:
+        check_signature_shape(signature, root)
+    except ResponseRejected as exc:
+        raise ValueError(
+            f"the metadata signature is not an enveloped signature of the root: {exc.detail}"
+        ) from None
     root_id = root.get("ID", "")
-    if not root_id or len(refs) != 1 or refs[0].get("URI") != "#" + root_id:
-        raise ValueError("the metadata signature does not reference the root element's ID")
     if sum(1 for el in root.iter() if el.get("ID") == root_id) != 1:
         raise ValueError("two elements of the metadata carry the signed ID")
-    transforms = [t.get("Algorithm", "") for t in refs[0].iter(q("ds", "Transform"))]
-    if any(t != _ENVELOPED and t not in _EXC_C14N for t in transforms) or _ENVELOPED not in transforms:
-        raise ValueError(f"the metadata signature uses unexpected transforms {transforms}")
     xmlsec.tree.add_ids(root, ["ID"])
     try:
         SignatureVerifier(certificates, allow_sha1=allow_sha1)(signature)

@@ -40,7 +40,6 @@ class _Gauges(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         m = self.m
         now = m.clock()
-        m.notice_idp()
         loaded_at, failures = m.metadata_state()
         yield GaugeMetricFamily(
             "saml_idp_metadata_age_seconds",
@@ -71,29 +70,27 @@ class _Gauges(Collector):
 class Metrics:
     """The middleware's metrics in a registry of their own.
 
-    :param idp: returns the IdP in use (its identity changing means the metadata was reloaded).
     :param certificates: returns ``(idp_certificates, sp_certificate)``.
     :param active_sessions: returns the number of live sessions, or ``None`` when unknown.
-    :param metadata_state: returns ``(last successful metadata load or None, refresh failures)``.
+    :param metadata_state: returns ``(last successful metadata load, refresh failures)``; the load
+        time is ``None`` without ``SAML_IDP_METADATA_URL``: the metadata is as old as the process.
     :param clock: epoch seconds.
     """
 
     def __init__(
         self,
         *,
-        idp: Callable[[], object],
         certificates: Callable[[], tuple[Iterable[str], str]],
         active_sessions: Callable[[], int | None],
         clock: Callable[[], float],
         metadata_state: Callable[[], tuple[float | None, int]] = lambda: (None, 0),
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.idp = idp
         self.certificates = certificates
         self.active_sessions = active_sessions
         self.metadata_state = metadata_state
         self.clock = clock
-        self._idp_seen = idp()
+        #: when the metadata in use was loaded, without a refresher (it never changes then)
         self.idp_loaded_at = clock()
         self.logins = Counter(
             "saml_logins", "Logins at the ACS by result and reason code", ["result", "reason"],
@@ -108,13 +105,6 @@ class Metrics:
             "saml_store_errors", "Replay cache / session store operations that failed", registry=self.registry
         )
         self.registry.register(_Gauges(self))
-
-    def notice_idp(self) -> None:
-        """Restart the metadata age when the IdP object in use was replaced (a refresh)."""
-        current = self.idp()
-        if current is not self._idp_seen:
-            self._idp_seen = current
-            self.idp_loaded_at = self.clock()
 
     def record(self, event: AuditEvent) -> None:
         """Count one audited event."""

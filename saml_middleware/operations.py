@@ -76,7 +76,6 @@ class Operations:
         self.timer = timer
         self.refusals: deque[AuditEvent] = deque(maxlen=REFUSALS_KEPT)
         self.metrics = Metrics(
-            idp=idp,
             certificates=self.certificates,
             active_sessions=active_sessions,
             clock=clock,
@@ -88,7 +87,6 @@ class Operations:
     @classmethod
     def for_gate(cls, gate: Gate) -> Operations:
         """Wired to ``gate``: its IdP (as refreshed), sessions, clock and endpoints."""
-        prefix = gate.settings.path_prefix
 
         def active_sessions() -> int | None:
             store = getattr(gate.sessions, "store", None)
@@ -96,15 +94,13 @@ class Operations:
             return len(store) if isinstance(store, Sized) else None
 
         def logout_url() -> str | None:
-            has_sls = prefix + "/sls" in getattr(gate, "_routes", {})
-            return gate.settings.base_url + prefix + "/sls" if has_sls else None
+            # every gate serves the single logout service at {prefix}/sls (built after this)
+            return gate.settings.base_url + gate.slo.path
 
         def metadata_state() -> tuple[float | None, int]:
-            # the refresher (SAML_IDP_METADATA_URL) exists once the gate is built
-            refresher = getattr(gate, "refresher", None)
-            loaded = getattr(refresher, "loaded_at", None)
-            loaded_at = float(loaded) if isinstance(loaded, (int, float)) else None
-            return loaded_at, int(getattr(refresher, "failures", 0))
+            # read once the gate is built; a refresher only with SAML_IDP_METADATA_URL
+            refresher = gate.refresher
+            return (None, 0) if refresher is None else (refresher.loaded_at, refresher.failures)
 
         return cls(
             gate.settings,

@@ -10,8 +10,16 @@ import warnings
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
-__all__ = ["certificate_object", "certificate_summary", "load_certificates", "load_private_key"]
+__all__ = [
+    "certificate_object",
+    "certificate_summary",
+    "load_certificates",
+    "load_private_key",
+    "pem_body",
+    "rsa_private_key",
+]
 
 _PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", re.S)
 
@@ -107,6 +115,22 @@ def certificate_object(pem: str) -> x509.Certificate:
     if block is None:
         raise ValueError("no PEM certificate")
     return _parse_der_cert(base64.b64decode(b"".join(block.group(1).split())))
+
+
+def pem_body(pem: str) -> str:
+    """The base64 body of one PEM block, without its BEGIN/END lines and line breaks."""
+    return "".join(pem.strip().splitlines()[1:-1])
+
+
+def rsa_private_key(pem: str) -> rsa.RSAPrivateKey:
+    """Parse an unencrypted PEM private key (as :func:`load_private_key` makes it) that must be RSA.
+
+    :raises ValueError: when it is not an RSA key.
+    """
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError("must be an RSA key")
+    return key
 
 
 def certificate_summary(pem: str) -> dict[str, str]:

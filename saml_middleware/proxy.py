@@ -18,7 +18,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from .accesslog import AccessLog, note_user
+from .accesslog import AccessLog, asgi_marker
 from .asgi import ASGIApp, Receive, SAMLMiddleware, Scope, Send
 from .config import Settings
 from .errors import ConfigError
@@ -132,14 +132,14 @@ class ReverseProxy:
         out.append((b"x-forwarded-proto", scope.get("scheme", "http").encode("latin-1")))
         user = scope.get("user")
         if isinstance(user, SAMLUser):
-            note_user(scope, user)
             out += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.identity.for_user(user)]
         return out
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = self.headers_for(scope)
+        # any method may carry a body (a GET search with JSON, as Elasticsearch takes): forward it
         has_body = any(k.lower() in (b"content-length", b"transfer-encoding") for k, _ in scope["headers"])
-        content = _body(receive) if has_body and scope["method"] not in ("GET", "HEAD") else None
+        content = _body(receive) if has_body else None
         request = self.client.build_request(
             scope["method"], self.url_for(scope), headers=headers, content=content
         )
@@ -187,18 +187,18 @@ async def _page(send: Send, status: int, title: str, text: str) -> None:
 
 
 def proxy_app(upstream: str, settings: Settings | None = None, **gate_options: Any) -> ASGIApp:
-    """The authenticated reverse proxy to ``upstream``: middleware, proxy and access log.
+    """The authenticated reverse proxy to ``upstream``: middleware, proxy and access log
+    (with the signed-in user's e-mail, noted by :func:`~saml_middleware.accesslog.asgi_marker`).
 
     :raises ConfigError: for a bad ``SAML_*`` setting or upstream URL.
     """
     settings = settings if settings is not None else Settings.from_env()
     proxy = ReverseProxy(upstream, IdentityHeaders(settings))
-    return AccessLog(SAMLMiddleware(proxy, settings=settings, **gate_options))
+    return AccessLog(SAMLMiddleware(asgi_marker(proxy), settings=settings, **gate_options))
 
 
 def proxy_command(args: argparse.Namespace) -> int:
     """``saml-middleware proxy URL``."""
     from .runner import serve
 
-    spec = {"mode": "proxy", "upstream": args.upstream}
-    return serve(spec, args, lambda: proxy_app(args.upstream))
+    return serve({"mode": "proxy", "upstream": args.upstream}, args)

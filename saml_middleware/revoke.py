@@ -10,7 +10,7 @@ from collections.abc import Callable
 from .audit import AuditEvent, emit
 from .config import Settings
 from .errors import ConfigError, StoreUnavailable
-from .stores import open_stores
+from .stores import open_stores, store_scheme
 
 __all__ = ["add_sessions_command", "revoke_command"]
 
@@ -27,7 +27,7 @@ def revoke_command(args: argparse.Namespace, *, clock: Callable[[], float] = tim
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    if settings.session_store != "server" or settings.store_url.split(":", 1)[0] not in ("redis", "rediss"):
+    if settings.session_store != "server" or store_scheme(settings.store_url) == "memory":
         print(
             "sessions revoke needs SAML_SESSION_STORE=server and SAML_STORE_URL=redis://...: "
             "cookie sessions cannot be ended from outside (they expire after SAML_SESSION_MAX_AGE; "

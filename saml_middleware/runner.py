@@ -20,7 +20,6 @@ import inspect
 import json
 import os
 import sys
-from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -98,15 +97,19 @@ def build_app(app: Any, interface: str = "auto", settings: Settings | None = Non
     return AccessLog(WSGIMiddleware(wrapped))  # type: ignore[arg-type]
 
 
-def app_from_env() -> ASGIApp:
-    """The factory uvicorn's worker processes call (``--workers`` > 1)."""
-    spec = json.loads(os.environ[TARGET_ENV])
+def app_from_spec(spec: dict[str, Any]) -> ASGIApp:
+    """The wrapped app ``spec`` describes (``mode`` ``"run"`` or ``"proxy"``), ready to serve."""
     if spec["mode"] == "proxy":
         from .proxy import proxy_app
 
         return proxy_app(spec["upstream"])
     app = load_app(spec["app"], factory=spec["factory"], app_dir=spec["app_dir"])
     return build_app(app, spec["interface"])
+
+
+def app_from_env() -> ASGIApp:
+    """The factory uvicorn's worker processes call (``--workers`` > 1)."""
+    return app_from_spec(json.loads(os.environ[TARGET_ENV]))
 
 
 def add_server_options(parser: argparse.ArgumentParser) -> None:
@@ -142,10 +145,13 @@ def log_config() -> dict[str, Any]:
     return config
 
 
-def serve(spec: dict[str, Any], args: argparse.Namespace, build: Callable[[], ASGIApp]) -> int:
-    """Check the configuration and the app in this process, then serve on uvicorn."""
+def serve(spec: dict[str, Any], args: argparse.Namespace) -> int:
+    """Check the configuration and the app of ``spec`` in this process, then serve on uvicorn.
+
+    With ``--workers`` > 1 each worker builds the app again from ``spec`` (:func:`app_from_env`).
+    """
     try:
-        app = build()
+        app = app_from_spec(spec)
     except (ConfigError, AppLoadError) as exc:
         print(str(exc), file=sys.stderr)
         return 1
@@ -176,9 +182,4 @@ def run_command(args: argparse.Namespace) -> int:
         "interface": args.interface,
         "app_dir": os.path.abspath(args.app_dir),
     }
-
-    def build() -> ASGIApp:
-        app = load_app(args.app, factory=args.factory, app_dir=args.app_dir)
-        return build_app(app, args.interface)
-
-    return serve(spec, args, build)
+    return serve(spec, args)

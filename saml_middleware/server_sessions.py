@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from .config import Settings
 from .cookies import CookieCodec, cookie_header
-from .sessions import Session, SessionManager
+from .sessions import Session, SessionManager, session_from, trim_cache
 from .stores import SessionStore
 from .user import SAMLUser
 
@@ -62,6 +62,10 @@ class ServerSessionManager(SessionManager):
         # no header cache: the store is read on every request, so a revoked session ends at once
         return self.load(self.value_in(header)) if header else None
 
+    def cached_entries(self) -> int:
+        """How many verified session ids are remembered (at most :attr:`CACHE_SIZE`)."""
+        return super().cached_entries() + len(self._ids)  # the cookie caches stay empty here
+
     def forget_cached(self) -> None:
         super().forget_cached()
         self._ids.clear()
@@ -76,7 +80,7 @@ class ServerSessionManager(SessionManager):
                 return None
             self._ids[value] = sid
             if len(self._ids) > self.CACHE_SIZE:
-                self._ids.popitem(last=False)
+                trim_cache(self._ids, self.CACHE_SIZE)
         record = self.store.get(sid)
         session = _decode(sid, record) if record is not None else None
         if session is None:
@@ -121,6 +125,6 @@ class ServerSessionManager(SessionManager):
 def _decode(sid: str, record: str) -> Session | None:
     try:
         data = json.loads(record)
-        return Session(sid, SAMLUser.from_dict(data["u"]), float(data["t"]), float(data["s"]), str(data["l"]))
-    except (KeyError, TypeError, ValueError):
+    except (TypeError, ValueError):
         return None
+    return session_from(data, sid)

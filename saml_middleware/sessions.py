@@ -5,18 +5,35 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 from .config import Settings
 from .cookies import CookieCodec, cookie_header, cookie_value
 from .user import SAMLUser
 
-__all__ = ["MAX_COOKIE_BYTES", "Session", "SessionManager"]
+__all__ = ["MAX_COOKIE_BYTES", "Session", "SessionManager", "session_from", "trim_cache"]
 
 logger = logging.getLogger("saml_middleware")
 #: A Set-Cookie value longer than this risks being dropped by the browser.
 MAX_COOKIE_BYTES = 4000
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def trim_cache(cache: MutableMapping[K, V], size: int) -> None:
+    """Drop the oldest entries of ``cache`` until at most ``size`` remain.
+
+    Safe while other threads (threaded WSGI servers, ASGI worker threads) read,
+    fill and trim the same cache: an entry another thread dropped first, or a
+    cache changed mid-look, only means looking again.
+    """
+    while len(cache) > size:
+        try:
+            del cache[next(iter(cache))]
+        except (KeyError, RuntimeError, StopIteration):
+            continue
 
 
 @dataclass(frozen=True)
@@ -119,7 +136,7 @@ class SessionManager:
         if found is None or found[1] is not None:
             # dead, or a refresh is due: nothing to remember for this header
             if cached is not None and cached[0] == header:
-                del self._headers[tail]
+                self._headers.pop(tail, None)  # another thread may have dropped it already
             return found
         live = found[0]
         # until the refresh is due (always before the idle and age deadlines)
@@ -127,7 +144,7 @@ class SessionManager:
         headers = self._headers
         headers[tail] = (header, (live, None), fresh_until)
         if len(headers) > self.CACHE_SIZE:
-            del headers[next(iter(headers))]
+            trim_cache(headers, self.CACHE_SIZE)
         return found
 
     def value_in(self, header: str | bytes) -> str | None:
@@ -163,7 +180,7 @@ class SessionManager:
         if session is not None:
             self._cache[tail] = (value, session)
             if len(self._cache) > self.CACHE_SIZE:
-                self._cache.popitem(last=False)
+                trim_cache(self._cache, self.CACHE_SIZE)
         return session
 
     def _live(self, session: Session) -> tuple[Session, str | None] | None:
@@ -201,15 +218,19 @@ class SessionManager:
 
     def _decode(self, value: str) -> Session | None:
         data = self.codec.load_session(value)
-        if data is None:
-            return None
-        try:
-            return Session(
-                str(data["i"]),
-                SAMLUser.from_dict(data["u"]),
-                float(data["t"]),
-                float(data["s"]),
-                str(data["l"]),
-            )
-        except (KeyError, TypeError, ValueError):
-            return None
+        return None if data is None else session_from(data)
+
+
+def session_from(data: Any, sid: str | None = None) -> Session | None:
+    """The session in a decoded cookie payload, or in a store record when ``sid`` is given
+    (server sessions keep the id outside the record); ``None`` when malformed."""
+    try:
+        return Session(
+            str(data["i"]) if sid is None else sid,
+            SAMLUser.from_dict(data["u"]),
+            float(data["t"]),
+            float(data["s"]),
+            str(data["l"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None

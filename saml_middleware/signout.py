@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import secrets
 from html import escape
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 from .config import Settings
 from .http import HTTPRequest, HTTPResponse
 from .logout import SingleLogout
-from .operations import Operations
 from .pages import page
 from .sessions import Session, SessionManager
+
+if TYPE_CHECKING:
+    from .operations import Operations
 
 __all__ = ["SignOut"]
 
@@ -47,11 +50,6 @@ class SignOut:
         self.events = events
         parts = urlsplit(settings.base_url)
         self._origin = f"{parts.scheme}://{parts.netloc}"
-        self._signed_out = page(
-            "You are signed out",
-            "Your session in this application has ended.",
-            extra_html=f'<p><a href="{escape(settings.login_path)}">Sign in again</a></p>',
-        )
 
     def __call__(self, request: HTTPRequest, resolve: object = None) -> HTTPResponse:
         found = self.sessions.load_header(request.headers.get("cookie"))
@@ -61,12 +59,13 @@ class SignOut:
         if request.method not in ("GET", "HEAD"):
             return HTTPResponse.html(405, page("Method not allowed", "Use GET or POST."))
         if session is None:
-            return HTTPResponse.html(200, self._signed_out, self.sessions.clear_header())
+            return HTTPResponse.html(200, self.slo.signed_out, self.sessions.clear_header())
         token = parse_qs(request.query).get("token", [""])[0]
-        if secrets.compare_digest(token, session.logout_token):
+        # bytes: compare_digest refuses str with non-ASCII characters (``?token=%C3%A9``)
+        if secrets.compare_digest(token.encode(), session.logout_token.encode()):
             self._end(request, session)
-            to_idp = self.slo.start(session, self.sessions.clear_header())
-            return to_idp or HTTPResponse.html(200, self._signed_out, self.sessions.clear_header())
+            clear = self.sessions.clear_header()
+            return self.slo.start(session, clear) or HTTPResponse.html(200, self.slo.signed_out, clear)
         form = (
             f'<form method="post" action="{escape(self.settings.logout_path)}">'
             "<button type=submit>Sign out</button></form>"

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from urllib.parse import quote_plus, unquote_plus, urlencode
 
 import xmlsec
-from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -30,6 +29,7 @@ from .checks import check_signature_shape, parse_instant, same_url
 from .config import Settings
 from .crypto import SignatureVerifier
 from .errors import ResponseRejected
+from .pem import certificate_object
 from .xmlparse import parse_untrusted, q
 
 __all__ = ["LogoutMessage", "LogoutVerifier", "matches", "redirect_url", "sls_url"]
@@ -123,7 +123,7 @@ class LogoutVerifier:
         self.idp_entity_id = idp_entity_id
         self.sls_url = sls_url(settings)
         self.clock = clock
-        self.keys = [x509.load_pem_x509_certificate(pem.encode()).public_key() for pem in certificates]
+        self.keys = [certificate_object(pem).public_key() for pem in certificates]
         self.algorithms = dict(_HASHES)
         if settings.allow_sha1:
             self.algorithms[_SHA1] = hashes.SHA1

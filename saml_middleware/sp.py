@@ -15,8 +15,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, md, saml, samlp
 from saml2.xmldsig import KeyInfo, X509Certificate, X509Data
 
@@ -27,6 +25,7 @@ from .decrypt import AssertionDecryptor
 from .errors import ConfigError, ResponseRejected
 from .identity import IdentityReader
 from .idp import IdPInfo
+from .pem import pem_body, rsa_private_key
 from .slo import redirect_url, sls_url
 from .stores import ReplayCache
 from .user import SAMLUser
@@ -85,7 +84,7 @@ def sp_metadata_xml(s: Settings) -> bytes:
     """The SP metadata for these settings (it does not depend on the IdP)."""
     keys = []
     for cert in [c for c in (s.sp_cert, s.sp_cert_next) if c]:  # both during a key rollover
-        body = "".join(cert.strip().splitlines()[1:-1])
+        body = pem_body(cert)
         for use in ("signing", "encryption"):
             info = KeyInfo(x509_data=[X509Data(x509_certificate=X509Certificate(text=body))])
             keys.append(md.KeyDescriptor(use=use, key_info=info))
@@ -155,12 +154,8 @@ class ServiceProvider:
         # During an SP key rollover either key pair decrypts (SAML_SP_KEY_NEXT).
         keys = [k for k in (settings.sp_key, settings.sp_key_next) if k]
         self.decrypt = AssertionDecryptor(*keys) if keys else None
-        self._sign_key: rsa.RSAPrivateKey | None = None
-        if settings.sp_key:
-            key = serialization.load_pem_private_key(settings.sp_key.encode(), password=None)
-            if not isinstance(key, rsa.RSAPrivateKey):
-                raise ConfigError(["SAML_SP_KEY must be an RSA key"])
-            self._sign_key = key
+        # Settings checked that the key is RSA and matches SAML_SP_CERT (keysettings.py).
+        self._sign_key = rsa_private_key(settings.sp_key) if settings.sp_key else None
         self._metadata = sp_metadata_xml(settings)
 
     # -- outgoing -------------------------------------------------------

@@ -10,7 +10,6 @@ import base64
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import IO
 from urllib.parse import parse_qs, urlsplit
@@ -18,6 +17,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from saml_middleware.devidp import DevIdP
+
+from .processes import stop, wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 HTML = {"accept": "text/html"}
@@ -49,27 +50,22 @@ class AppServer:
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("SAML_")}, **self.env}
         env["PYTHONPATH"] = str(ROOT)
         self.process = subprocess.Popen(self.command(), cwd=ROOT, env=env, stdout=self._log, stderr=self._log)
-        deadline = time.monotonic() + 30
         with httpx.Client() as client:
-            while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    break
+
+            def healthy() -> bool:
                 try:
-                    if client.get(self.url + "/saml/health", timeout=1).status_code == 200:
-                        return
+                    return client.get(self.url + "/saml/health", timeout=1).status_code == 200
                 except httpx.TransportError:
-                    time.sleep(0.1)
+                    return False
+
+            if wait_ready(self.process, healthy, timeout=30):
+                return
         self.stop()
         raise RuntimeError(f"{self.kind} did not start: {self.log_path.read_text()[-2000:]}")
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            stop(self.process, timeout=15)
             self.process = None
         if self._log is not None:
             self._log.close()

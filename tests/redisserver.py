@@ -2,6 +2,7 @@
 
 Under ``CI=true`` a missing or broken redis-server fails the test; elsewhere
 the test is skipped with the reason (``scripts/system-deps.sh`` installs it).
+Outside pytest (benchmarks/scaleout.py), pass ``on_unavailable`` to say so your own way.
 """
 
 from __future__ import annotations
@@ -10,19 +11,19 @@ import os
 import shutil
 import socket
 import subprocess
-import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
-import pytest
+from .processes import free_port, stop, wait_ready
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+__all__ = ["RedisServer", "free_port", "unavailable"]
 
 
-def unavailable(reason: str) -> None:
+def unavailable(reason: str) -> NoReturn:
+    """Fail the test under ``CI=true``, else skip it."""
+    import pytest  # here, so that benchmarks import this module without pytest
+
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI=true and {reason}", pytrace=False)
     pytest.skip(f"{reason} (install redis-server, e.g. `make system-deps` as root)")
@@ -33,10 +34,14 @@ class RedisServer:
 
     :param directory: where ``stop(save=True)`` writes the data a restart loads
         (nothing is saved otherwise: ``--save '' --appendonly no``).
+    :param on_unavailable: called with the reason when redis-server is missing or does not start.
     """
 
-    def __init__(self, directory: Path | None = None) -> None:
+    def __init__(
+        self, directory: Path | None = None, *, on_unavailable: Callable[[str], NoReturn] = unavailable
+    ) -> None:
         self.directory = directory
+        self.on_unavailable = on_unavailable
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[bytes] | None = None
@@ -44,24 +49,23 @@ class RedisServer:
     def start(self) -> None:
         binary = shutil.which("redis-server") or "/usr/bin/redis-server"
         if not os.path.exists(binary):
-            unavailable("redis-server is not installed")
+            self.on_unavailable("redis-server is not installed")
         args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         if self.directory is not None:
             args += ["--dir", str(self.directory)]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
-                    sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
-                        return
-            except OSError:
-                time.sleep(0.05)
+        if wait_ready(self.process, self._pong, timeout=10, interval=0.05):
+            return
         self.stop()
-        unavailable(f"redis-server did not start on port {self.port}")
+        self.on_unavailable(f"redis-server did not start on port {self.port}")
+
+    def _pong(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
 
     def stop(self, *, save: bool = False) -> None:
         if self.process is not None:
@@ -69,12 +73,7 @@ class RedisServer:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
                     sock.sendall(b"SHUTDOWN SAVE\r\n")
                     sock.recv(16)
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            stop(self.process)
             self.process = None
 
     def flush(self) -> None:

@@ -4,10 +4,8 @@ browser-like httpx client that logs in through the dev IdP over real HTTP."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,30 +16,28 @@ import pytest
 
 from saml_middleware.devidp import auto_post_form_fields
 
+from .processes import free_port, stop, wait_ready
+
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "drop-in-secret-key-0123456789"
 CLI = [sys.executable, "-m", "saml_middleware.cli"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _answers(url: str) -> bool:
+    try:
+        httpx.get(url, timeout=2)
+    except httpx.TransportError:
+        return False
+    return True
 
 
 def wait_for(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
     """Until ``url`` answers; fail with the server's output if it exits or never answers."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            httpx.get(url, timeout=2)
-            return
-        except httpx.TransportError:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{url} never answered:\n{log.read_text()}") from None
-            time.sleep(0.1)
+    if wait_ready(proc, lambda: _answers(url), timeout):
+        return
+    if proc.poll() is not None:
+        raise AssertionError(f"server exited with {proc.returncode}:\n{log.read_text()}")
+    raise AssertionError(f"{url} never answered:\n{log.read_text()}")
 
 
 @contextmanager
@@ -55,12 +51,7 @@ def server(
             wait_for(ready_url, proc, log)
             yield proc
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
 
 
 def sp_env(base: str, metadata_url: str, **extra: str) -> dict[str, str]:

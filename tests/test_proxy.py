@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import sys
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -110,6 +113,56 @@ def test_upstream_down_gives_a_502_page(dev_idp: str, tmp_path: Path) -> None:
     with server(args, f"{base}/saml/health", tmp_path / "log.txt", env=env):
         response = httpx.get(f"{base}/public/x")
         assert response.status_code == 502 and "Bad gateway" in response.text
+
+
+class _BodyEcho(BaseHTTPRequestHandler):
+    """Answers any GET with its method, path, content type and the body it received."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        received = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        seen = {"method": self.command, "path": self.path, "type": self.headers.get("Content-Type")}
+        body = json.dumps({**seen, "body": received.decode()}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def body_echo() -> Iterator[str]:
+    with ThreadingHTTPServer(("127.0.0.1", 0), _BodyEcho) as httpd:
+        thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{httpd.server_address[1]}"
+        finally:
+            httpd.shutdown()
+            thread.join()
+
+
+def test_a_get_with_a_body_reaches_the_upstream_with_it(dev_idp: str, body_echo: str, tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    query = {"query": {"match": {"title": "saml"}}}  # an Elasticsearch-style search
+    args = [*CLI, "proxy", body_echo, "--port", str(port)]
+    with (
+        server(args, f"{base}/saml/health", tmp_path / "log.txt", env=sp_env(base, dev_idp)),
+        httpx.Client(base_url=base) as client,
+    ):
+        login(client, f"{base}/")
+        response = client.request("GET", "/books/_search?size=1", json=query)
+        assert response.status_code == 200, response.text
+        seen = response.json()
+        assert json.loads(seen.pop("body")) == query
+        assert seen == {"method": "GET", "path": "/books/_search?size=1", "type": "application/json"}
+    log = (tmp_path / "log.txt").read_text()
+    assert '- b.simon@contoso.com "GET /books/_search?size=1 HTTP/1.1" 200' in log  # access log with e-mail
 
 
 def test_websockets_pass_through_for_signed_in_users(dev_idp: str, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from .authnrequest import decode_saml_message, parse_authn_request
+from .authnrequest import AuthnRequestInfo, decode_saml_message, parse_authn_request
 from .pages import auto_post_page, message_page, page, user_button_forms
 from .responses import PROTOCOL_NS
 
@@ -63,6 +63,17 @@ def build_app(idp: DevIdP) -> Starlette:
 
         return checked
 
+    def acs_url_for(info: AuthnRequestInfo) -> str | Response:
+        """Where the response goes: the request's ACS URL, else ``sp_acs_url``; else a 400 page."""
+        acs_url = info.acs_url or idp.sp_acs_url
+        if acs_url:
+            return acs_url
+        return _error(
+            400,
+            "No ACS URL: the AuthnRequest names no AssertionConsumerServiceURL "
+            "and the dev IdP has no sp_acs_url configured.",
+        )
+
     async def metadata(request: Request) -> Response:
         return Response(idp.metadata_xml(), media_type="application/xml")
 
@@ -90,13 +101,9 @@ def build_app(idp: DevIdP) -> Starlette:
             info = parse_authn_request(saml_request)
         except ValueError as exc:
             return _error(400, f"The SAMLRequest is not usable: {exc}.")
-        acs_url = info.acs_url or idp.sp_acs_url
-        if not acs_url:
-            return _error(
-                400,
-                "The AuthnRequest names no AssertionConsumerServiceURL "
-                "and the dev IdP has no sp_acs_url configured.",
-            )
+        acs_url = acs_url_for(info)
+        if isinstance(acs_url, Response):
+            return acs_url
         hidden = {"SAMLRequest": saml_request}
         if relay_state:
             hidden["RelayState"] = relay_state
@@ -127,12 +134,9 @@ def build_app(idp: DevIdP) -> Starlette:
             user = idp.get_user(fields.get("email", ""))
         except ValueError as exc:
             return _error(400, f"Cannot sign in: {exc}.")
-        acs_url = info.acs_url or idp.sp_acs_url
-        if not acs_url:
-            return _error(
-                400,
-                "No ACS URL: the AuthnRequest names none and the dev IdP has no sp_acs_url configured.",
-            )
+        acs_url = acs_url_for(info)
+        if isinstance(acs_url, Response):
+            return acs_url
         xml = idp.issue_response(user, acs_url=acs_url, audience=info.issuer, in_response_to=info.id)
         post = {"SAMLResponse": base64.b64encode(xml).decode("ascii")}
         if fields.get("RelayState"):

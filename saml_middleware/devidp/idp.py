@@ -268,8 +268,9 @@ class DevIdP:
         )
         if mode in ("assertion", "both"):
             self._signer.sign(assertion, algorithm=digest)
-        if (encrypt_for or self.encrypt_for) is not None:
-            encrypt_assertion(assertion, encrypt_for or self.encrypt_for or "")
+        target = encrypt_for or self.encrypt_for
+        if target is not None:
+            encrypt_assertion(assertion, target)
         if mode in ("response", "both"):
             self._signer.sign(response, algorithm=digest)
         return etree.tostring(response, encoding="utf-8", xml_declaration=False)
@@ -290,10 +291,6 @@ class DevIdP:
     def app(self) -> Starlette:
         """The IdP's web pages and endpoints, as a Starlette (ASGI) application."""
         return build_app(self)
-
-    def asgi_app(self) -> Starlette:
-        """The same application as :attr:`app`."""
-        return self.app
 
     def __repr__(self) -> str:
         return f"DevIdP({self._base_url!r}, tenant_id={self._tenant_id!r})"

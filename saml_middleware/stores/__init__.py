@@ -23,6 +23,7 @@ __all__ = [
     "SessionStore",
     "open_stores",
     "replay_cache_from_url",
+    "store_scheme",
 ]
 
 
@@ -74,7 +75,11 @@ class SessionStore(Protocol):
         ...
 
 
-def _check(url: str) -> str:
+def store_scheme(url: str) -> str:
+    """The scheme of a ``SAML_STORE_URL``: ``"memory"``, ``"redis"`` or ``"rediss"``.
+
+    :raises ConfigError: for any other scheme (the message never shows a password).
+    """
     scheme = url.split(":", 1)[0]
     if scheme not in ("memory", "redis", "rediss"):
         from .redis import safe_url
@@ -92,7 +97,7 @@ def open_stores(
     :param session_max_age: ``SAML_SESSION_MAX_AGE``, the longest a session lives.
     :param clock: the clock expiry times are computed with.
     """
-    if _check(url) == "memory":
+    if store_scheme(url) == "memory":
         return MemoryReplayCache(clock=clock), MemorySessionStore(clock=clock)
     from .redis import RedisReplayCache, RedisSessionStore, connect
 

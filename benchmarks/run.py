@@ -550,7 +550,7 @@ def main() -> None:
         "--rps-cookie",
         choices=("small", "entra"),
         default="small",
-        help="small: a session cookie of about 335 bytes; entra: a real login's cookie with Entra claims, "
+        help="small: a session cookie of about 330 bytes; entra: a real login's cookie with Entra claims, "
         "beside two other cookies",
     )
     parser.add_argument("--sections", default="acs,hot,rps", help="acs,hot,rps,profile")

@@ -8,17 +8,14 @@ import logging
 import time
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 from saml_middleware.cli import main
 from saml_middleware.expiry import certificate_statuses
 from saml_middleware.gate import Gate
 from saml_middleware.http import HTTPRequest
 
-from .conftest import APP, START
+from .conftest import APP, START, self_signed
 
 SECRET = "test-secret-key-0123456789abcdef"
 DAY = 86400.0
@@ -26,23 +23,9 @@ DAY = 86400.0
 
 def make_cert(cn: str, expires_at: float) -> tuple[str, str]:
     """``(key_pem, cert_pem)`` valid from a year before ``expires_at`` until then."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
     end = datetime.datetime.fromtimestamp(expires_at, datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(end - datetime.timedelta(days=365))
-        .not_valid_after(end)
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    return key_pem, cert.public_bytes(serialization.Encoding.PEM).decode()
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return self_signed(key, cn, end - datetime.timedelta(days=365), end)
 
 
 @pytest.fixture

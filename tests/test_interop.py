@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from pathlib import Path
 
 import pytest
 
@@ -15,9 +14,7 @@ from saml_middleware.pem import load_certificates
 from saml_middleware.sp import ServiceProvider
 from saml_middleware.stores import MemoryReplayCache
 
-INTEROP = Path(__file__).resolve().parents[2] / "shared" / "interop"
-if not INTEROP.is_dir():  # a checkout elsewhere: the corpus is shipped beside the repo
-    INTEROP = Path(__file__).resolve().parent / "data" / "interop"
+from .conftest import INTEROP
 
 
 def _core(cert: str, acs: str, audience: str, issuer: str, freeze: str, **options: object) -> ServiceProvider:

@@ -11,10 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from lxml import etree
 
 from saml_middleware import ConfigError, Settings
@@ -22,11 +19,8 @@ from saml_middleware.devidp import generate_keypair
 from saml_middleware.identity_headers import IdentityHeaders
 from saml_middleware.pem import pem_body
 
-from .conftest import APP, Clock
+from .conftest import APP, INTEROP, Clock, self_signed
 
-INTEROP = Path(__file__).resolve().parents[2] / "shared" / "interop"
-if not INTEROP.is_dir():  # a checkout elsewhere: the corpus is shipped beside the repo
-    INTEROP = Path(__file__).resolve().parent / "data" / "interop"
 _DS = "http://www.w3.org/2000/09/xmldsig#"
 
 
@@ -37,23 +31,9 @@ def pairs() -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def ec_pair() -> tuple[str, str]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "EC SP")])
     start = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(start + datetime.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    return key_pem, cert.public_bytes(serialization.Encoding.PEM).decode()
+    key = ec.generate_private_key(ec.SECP256R1())
+    return self_signed(key, "EC SP", start, start + datetime.timedelta(days=30))
 
 
 def _manual(idp: Any, **overrides: Any) -> Settings:

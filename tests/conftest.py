@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -12,10 +11,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
-from cryptography.x509.oid import NameOID
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
@@ -256,30 +251,6 @@ if not INTEROP.is_dir():
     INTEROP = Path(__file__).resolve().parent / "data" / "interop"
 
 
-def self_signed(
-    key: CertificateIssuerPrivateKeyTypes,
-    cn: str,
-    not_before: datetime.datetime,
-    not_after: datetime.datetime,
-) -> tuple[str, str]:
-    """``(key_pem, cert_pem)``: a self-signed certificate for ``key`` (PKCS#8, unencrypted)."""
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    return key_pem, cert.public_bytes(serialization.Encoding.PEM).decode()
-
-
 __all__ = [
     "APP",
     "HTML",
@@ -289,7 +260,6 @@ __all__ = [
     "Clock",
     "PlainTextResponse",
     "Seen",
-    "self_signed",
     "tenant_idp",
 ]
 

@@ -11,11 +11,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from saml_middleware.cli import main
+from saml_middleware.devidp.keys import self_signed
 from saml_middleware.expiry import certificate_statuses
 from saml_middleware.gate import Gate
 from saml_middleware.http import HTTPRequest
 
-from .conftest import APP, START, self_signed
+from .conftest import APP, START
 
 SECRET = "test-secret-key-0123456789abcdef"
 DAY = 86400.0

@@ -16,10 +16,11 @@ from lxml import etree
 
 from saml_middleware import ConfigError, Settings
 from saml_middleware.devidp import generate_keypair
+from saml_middleware.devidp.keys import self_signed
 from saml_middleware.identity_headers import IdentityHeaders
 from saml_middleware.pem import pem_body
 
-from .conftest import APP, INTEROP, Clock, self_signed
+from .conftest import APP, INTEROP, Clock
 
 _DS = "http://www.w3.org/2000/09/xmldsig#"
 

@@ -263,6 +263,13 @@ CASES: list[tuple[str, SignMode, Mutation, str]] = [
     ),
     # confirmations, none of them a valid bearer
     (
+        "SubjectConfirmation-Method-missing",
+        "both",
+        set_attr(CONFIRMATION, "Method", None),
+        "subject_confirmation",
+    ),
+    ("Destination-empty", "both", set_attr(".", "Destination", ""), "destination"),
+    (
         "sender-vouches-and-holder-of-key",
         "both",
         chain(add_confirmation(HOLDER_OF_KEY), set_attr(CONFIRMATION, "Method", SENDER_VOUCHES)),

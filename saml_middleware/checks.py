@@ -1,7 +1,9 @@
 """The checks pysaml2 does not make, as pure functions over the parsed tree.
 
 Run in this order (``sp.ServiceProvider.process_response`` does):
-:func:`check_structure` -> :func:`check_signatures` -> :func:`check_protocol`.
+:func:`check_structure` -> :func:`check_signatures` -> :func:`check_protocol`, which starts
+with SAML core's envelope (``envelope.py``) and applies the Web Browser SSO profile's rules on
+the Subject, ``InResponseTo`` and the AuthnStatement (``subject.py``).
 Each refusal raises :class:`~saml_middleware.errors.ResponseRejected` with its
 own reason code. See ``docs/security.md`` for why each one exists.
 """

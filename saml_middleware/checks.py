@@ -1,23 +1,30 @@
 """The checks pysaml2 does not make, as pure functions over the parsed tree.
 
 Run in this order (``sp.ServiceProvider.process_response`` does):
-:func:`check_structure` -> :func:`check_signatures` -> :func:`check_protocol`.
+:func:`check_structure` -> :func:`check_signatures` -> :func:`check_protocol`, which starts
+with SAML core's envelope (``envelope.py``) and applies the Web Browser SSO profile's rules on
+the Subject, ``InResponseTo`` and the AuthnStatement (``subject.py``).
 Each refusal raises :class:`~saml_middleware.errors.ResponseRejected` with its
 own reason code. See ``docs/security.md`` for why each one exists.
 """
 
 from __future__ import annotations
 
-import calendar
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import xmlsec
 from lxml import etree
 
+from .envelope import check_envelope, parse_instant
 from .errors import ResponseRejected
+from .subject import (
+    bearer_confirmations,
+    check_authn_statements,
+    check_bearers,
+    check_in_response_to,
+    same_url,
+)
 from .xmlparse import q
 
 __all__ = [
@@ -28,6 +35,7 @@ __all__ = [
     "check_signatures",
     "check_structure",
     "parse_instant",
+    "same_url",
 ]
 
 _ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
@@ -40,8 +48,6 @@ _ALLOWED_C14N = {
     "http://www.w3.org/2006/12/xml-c14n11",
 }
 _SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
-_BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
-_INSTANT = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?\Z")
 
 
 @dataclass(frozen=True)
@@ -65,37 +71,6 @@ class Expected:
     allow_unsolicited: bool
     clock_skew: float
     max_age: float
-
-
-def parse_instant(value: str | None, what: str) -> float:
-    """An ``xs:dateTime`` as seconds since the epoch (UTC when no zone is given)."""
-    m = _INSTANT.match((value or "").strip())
-    if m is None:
-        raise ResponseRejected("malformed_response", f"{what} is missing or not an xs:dateTime: {value!r}")
-    y, mo, d, h, mi, s, frac, zone = m.groups()
-    try:
-        ts = float(calendar.timegm((int(y), int(mo), int(d), int(h), int(mi), int(s), 0, 0, 0)))
-    except (ValueError, OverflowError):
-        raise ResponseRejected("malformed_response", f"{what} is out of range: {value!r}") from None
-    if frac:
-        ts += float("0" + frac)
-    if zone and zone != "Z":
-        sign = 1 if zone[0] == "+" else -1
-        ts -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
-    return ts
-
-
-def same_url(a: str, b: str) -> bool:
-    """URL equality up to RFC 3986 normalisation of scheme and host case and an empty path."""
-    if a == b:
-        return True
-    x, y = urlsplit(a.strip()), urlsplit(b.strip())
-    return (x.scheme.lower(), x.netloc.lower(), x.path or "/", x.query) == (
-        y.scheme.lower(),
-        y.netloc.lower(),
-        y.path or "/",
-        y.query,
-    )
 
 
 def check_structure(root: etree._Element) -> Parts:
@@ -180,16 +155,21 @@ def _issuer(el: etree._Element) -> str | None:
 
 
 def check_protocol(parts: Parts, signed: dict[str, str], expected: Expected, now: float) -> float:
-    """Status, Destination, Issuer, times, audience, recipient, InResponseTo.
+    """Envelope, Status, Destination, Issuer, times, InResponseTo, Subject, audience, AuthnStatement.
 
     :returns: the time until which the assertion must be remembered (replay).
     """
     resp, a, skew = parts.response, parts.assertion, expected.clock_skew
+    check_envelope(resp, a)
     code = resp.find(f"{q('samlp', 'Status')}/{q('samlp', 'StatusCode')}")
     if code is None or code.get("Value") != _SUCCESS:
         message = resp.findtext(f"{q('samlp', 'Status')}/{q('samlp', 'StatusMessage')}") or ""
         value = code.get("Value") if code is not None else "missing"
         raise ResponseRejected("status", f"IdP status {value}: {message}".strip())
+    # Second-level codes qualify an error; one that is not Success under Success is contradictory.
+    nested = [c.get("Value") for c in code.iter(q("samlp", "StatusCode")) if c is not code]
+    if any(value != _SUCCESS for value in nested):
+        raise ResponseRejected("status", f"Success with the second-level status {nested!r}")
     dest = resp.get("Destination")
     if dest is not None and not same_url(dest, expected.acs_url):
         raise ResponseRejected("destination", f"Destination is {dest!r}, this ACS is {expected.acs_url!r}")
@@ -212,16 +192,8 @@ def check_protocol(parts: Parts, signed: dict[str, str], expected: Expected, now
         if where == "Assertion":  # always signed content (directly, or through the Response)
             refused_as_old_from = min(refused_as_old_from, issued + expected.max_age + skew)
 
-    irt = resp.get("InResponseTo")
-    if expected.request_id is None:
-        if irt is not None:
-            raise ResponseRejected("in_response_to", "InResponseTo names a login not started in this browser")
-        if not expected.allow_unsolicited:
-            raise ResponseRejected("unsolicited", "unsolicited response and SAML_ALLOW_IDP_INITIATED is off")
-    elif irt != expected.request_id:
-        raise ResponseRejected("in_response_to", f"InResponseTo {irt!r} is not this browser's login")
-
-    keep_until = _check_subject(a, expected, now)
+    check_in_response_to(resp, bearer_confirmations(a), expected)
+    keep_until = check_bearers(a, expected, now)
     conditions = a.find(q("saml", "Conditions"))
     if conditions is None:
         raise ResponseRejected("conditions_missing", "the assertion has no Conditions")
@@ -243,43 +215,7 @@ def check_protocol(parts: Parts, signed: dict[str, str], expected: Expected, now
                 "audience",
                 f"Audience is {audiences!r}, SAML_SP_ENTITY_ID is {expected.sp_entity_id!r}",
             )
-    for stmt in a.findall(q("saml", "AuthnStatement")):
-        session_end = stmt.get("SessionNotOnOrAfter")
-        if session_end is not None and now >= parse_instant(session_end, "SessionNotOnOrAfter") + skew:
-            raise ResponseRejected("expired", "AuthnStatement SessionNotOnOrAfter has passed")
+    check_authn_statements(a, now, skew)
     # A replay is refused as too old once the assertion's IssueInstant is more than
     # max_age + skew in the past, so the replay cache need not remember it longer.
     return min(keep_until + skew, refused_as_old_from + 1)
-
-
-def _check_subject(a: etree._Element, expected: Expected, now: float) -> float:
-    subject = a.find(q("saml", "Subject"))
-    confirmations = [] if subject is None else subject.findall(q("saml", "SubjectConfirmation"))
-    bearers = [c for c in confirmations if c.get("Method") == _BEARER]
-    if not bearers:
-        raise ResponseRejected("subject_confirmation", "no bearer SubjectConfirmation in the assertion")
-    until, skew = 0.0, expected.clock_skew
-    for conf in bearers:
-        data = conf.find(q("saml", "SubjectConfirmationData"))
-        if data is None or data.get("NotOnOrAfter") is None:
-            raise ResponseRejected(
-                "conditions_missing", "bearer SubjectConfirmationData without NotOnOrAfter"
-            )
-        recipient = data.get("Recipient")
-        if recipient is None or not same_url(recipient, expected.acs_url):
-            raise ResponseRejected(
-                "recipient", f"Recipient is {recipient!r}, this ACS is {expected.acs_url!r}"
-            )
-        end = parse_instant(data.get("NotOnOrAfter"), "SubjectConfirmationData NotOnOrAfter")
-        if now >= end + expected.clock_skew:
-            raise ResponseRejected("expired", "SubjectConfirmationData NotOnOrAfter has passed")
-        starts = data.get("NotBefore")
-        if starts is not None and parse_instant(starts, "SubjectConfirmationData NotBefore") > now + skew:
-            raise ResponseRejected("not_yet_valid", "SubjectConfirmationData NotBefore is in the future")
-        scd_irt = data.get("InResponseTo")
-        if scd_irt is not None and scd_irt != expected.request_id:
-            raise ResponseRejected(
-                "in_response_to", f"SubjectConfirmationData InResponseTo {scd_irt!r} mismatch"
-            )
-        until = max(until, end)
-    return until

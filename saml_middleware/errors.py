@@ -37,6 +37,10 @@ REASONS: dict[str, tuple[int, str]] = {
     "duplicate_id": (400, "two elements carry the same ID"),
     "wrapped_signature": (400, "a signature is misplaced or references another element"),
     "malformed_response": (400, "a required SAML element or attribute is missing or invalid"),
+    "envelope": (
+        400,
+        "Version is not 2.0, or an ID or IssueInstant is missing or invalid (Response or Assertion)",
+    ),
     "encrypted_assertion": (400, "the assertion is encrypted and no SAML_SP_KEY is configured to decrypt it"),
     "encryption_required": (
         400,
@@ -58,6 +62,22 @@ REASONS: dict[str, tuple[int, str]] = {
     "not_yet_valid": (400, "the assertion is not valid yet (check clocks, SAML_CLOCK_SKEW)"),
     "issuer": (400, "the Issuer is not the configured IdP entity ID"),
     "in_response_to": (400, "InResponseTo does not match a login started in this browser"),
+    "in_response_to_conflict": (
+        400,
+        "the Response and its bearer SubjectConfirmationData name different requests in InResponseTo",
+    ),
+    "authn_statement": (
+        400,
+        "the assertion has no AuthnStatement (it is not a login), or several that disagree",
+    ),
+    "name_id": (
+        400,
+        "the NameID is empty or ambiguous, or missing with no e-mail claim to identify the user",
+    ),
+    "duplicate_attribute": (
+        400,
+        "an attribute the identity is read from appears twice, or twice with two NameFormats",
+    ),
     "unsolicited": (403, "IdP-initiated login is off (SAML_ALLOW_IDP_INITIATED)"),
     "replayed": (400, "this assertion was already used"),
     # single logout (/sls)

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 
 from lxml import etree
 
+from .attributes import read_attributes
 from .errors import ResponseRejected
 from .user import SAMLUser
 from .xmlparse import q
@@ -69,21 +70,28 @@ class IdentityReader:
         self.user_id_attribute = user_id_attribute
         self.email_attribute = email_attribute
         self.allowed_domains = tuple(allowed_domains)
+        #: attributes read as one value to identify the user: a repeated one is refused
+        chosen = [self.aliases.get(n, n) for n in (email_attribute, user_id_attribute) if n]
+        self.identity_names = frozenset((*_EMAIL_CLAIMS, *(n for n in chosen if n.lower() != "nameid")))
 
     def __call__(self, assertion: etree._Element, issuer: str) -> SAMLUser:
         name_id_el = assertion.find(f"{q('saml', 'Subject')}/{q('saml', 'NameID')}")
         name_id = _text(name_id_el) if name_id_el is not None else ""
-        attributes: dict[str, list[str]] = {}
-        for attr in assertion.iterfind(f"{q('saml', 'AttributeStatement')}/{q('saml', 'Attribute')}"):
-            values = [_text(v) for v in attr.findall(q("saml", "AttributeValue"))]
-            attributes.setdefault(attr.get("Name", ""), []).extend(values)
-            friendly = attr.get("FriendlyName")
-            if friendly and friendly not in attributes:
-                attributes[friendly] = values
+        attributes = read_attributes(assertion, self.identity_names)
         for alias, claim in self.aliases.items():
             if claim in attributes and alias not in attributes:
                 attributes[alias] = attributes[claim]
-        email = self._email(name_id, attributes)
+        try:
+            email = self._email(name_id, attributes)
+        except ResponseRejected:
+            if (
+                name_id_el is None
+                and assertion.find(f"{q('saml', 'Subject')}/{q('saml', 'EncryptedID')}") is None
+            ):
+                raise ResponseRejected(
+                    "name_id", "the Subject has no NameID and no e-mail claim names the user"
+                ) from None
+            raise
         domain = email.rsplit("@", 1)[1].lower()
         if self.allowed_domains and domain not in self.allowed_domains:
             raise ResponseRejected("domain_not_allowed", f"domain {domain!r} is not allowed", email=email)

@@ -212,6 +212,16 @@ def test_verify_gives_every_interop_file_its_documented_verdict(monkeypatch, cap
         assert code == 1 and out.startswith(f"REFUSED {expected}:")
 
 
+def test_verify_tells_a_keycloak_admin_to_include_the_authn_statement(monkeypatch, capsys) -> None:
+    """The Keycloak capture whose client had "Include AuthnStatement" off: refused, with the switch named."""
+    case = next(c for c in _cases() if c[0].startswith("13_keycloak"))
+    _interop_env(monkeypatch, case)
+    args = ["verify", str(INTEROP / case[0]), "--now", case[6], "--request-id", case[5]]
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("REFUSED authn_statement:") and "Include AuthnStatement" in out
+
+
 def test_check_verifies_the_proxy_upstream(env, capsys) -> None:
     """`check --upstream URL` (proxy mode): a live upstream passes, a dead one fails the check."""
     import threading

@@ -176,9 +176,9 @@ CASES += [
         "http://localhost:8085/realms/master",
         "saml_flow_95q1hli3z0vohj0d55l4j4yo1",
         "2024-05-20T21:11:00Z",
-        "ulysse.carion@ssoready.com",
+        "authn_statement",
         {},
-    ),
+    ),  # signed and otherwise valid, but no AuthnStatement: Keycloak's "Include AuthnStatement" was off
     (
         "14_keycloak_tercen_response.xml",
         "14_keycloak_tercen_signing_cert.pem",

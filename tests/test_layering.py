@@ -20,6 +20,9 @@ CORE = [
     "config.py",
     "user.py",
     "slo.py",
+    "envelope.py",
+    "subject.py",
+    "attributes.py",
 ]
 ADAPTERS = [
     "asgi.py",

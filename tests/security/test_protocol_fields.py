@@ -83,6 +83,12 @@ def nested_success(root: etree._Element) -> None:
     etree.SubElement(code, code.tag, Value=SUCCESS)
 
 
+def other_request(root: etree._Element) -> None:
+    """A response to another login: both InResponseTo (Response and bearer) name that login."""
+    set_attr(".", "InResponseTo", "_someone-elses-request")(root)
+    set_attr(SCD, "InResponseTo", "_someone-elses-request")(root)
+
+
 def second_audience_restriction(root: etree._Element) -> None:
     """A second AudienceRestriction naming only another SP (each one must be satisfied)."""
     restriction = _find(root, RESTRICTION)
@@ -153,13 +159,12 @@ FIELDS: list[tuple[str, Mutation, str]] = [
         set_attr("saml:Assertion", "IssueInstant", at(3600)),
         "not_yet_valid",
     ),
-    ("Response-IssueInstant-not-a-date", set_attr(".", "IssueInstant", "yesterday"), "malformed_response"),
-    ("InResponseTo-other-request", set_attr(".", "InResponseTo", "_someone-elses-request"), "in_response_to"),
-    ("InResponseTo-missing", set_attr(".", "InResponseTo", None), "in_response_to"),
+    ("Response-IssueInstant-not-a-date", set_attr(".", "IssueInstant", "yesterday"), "envelope"),
+    ("InResponseTo-other-request", other_request, "in_response_to"),
     (
         "bearer-InResponseTo-other-request",
         set_attr(SCD, "InResponseTo", "_someone-elses-request"),
-        "in_response_to",
+        "in_response_to_conflict",
     ),
 ]
 

@@ -63,7 +63,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         print("\nTo do (exit status 2 until done):")
         for number, item in enumerate(idp_todo(settings), 1):
             print(f"  {number}. {item}")
-        return 2
+        return 1 if args.upstream and _check_upstream(args.upstream) else 2
     print("\nIdP as loaded:")
     print(f"  Entity ID:                 {idp.entity_id}")
     print(f"  Login URL:                 {idp.sso_url}")

@@ -73,8 +73,11 @@ def config_warnings(settings: Settings | None, environ: Mapping[str, str] | None
     return out
 
 
-def log_startup_warnings(settings: Settings) -> None:
-    """Log each of :func:`config_warnings` once per process (the gate calls it when built)."""
+def log_startup_warnings(settings: Settings, *, configured: bool = True) -> None:
+    """Log each of :func:`config_warnings` once per process (the gate calls it when built),
+    and that sign-in is not configured yet when ``configured`` is false (every time)."""
+    if not configured:
+        logger.warning("SAML sign-in is not configured yet (no IdP): protected pages answer 503")
     for warning in config_warnings(settings):
         if warning not in _REPORTED:
             _REPORTED.add(warning)

@@ -10,13 +10,14 @@ still missing; a protected page, the login and the ACS answer 503
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 
 from .config import Settings
 from .http import HTTPRequest, HTTPResponse
 from .pages import page
 
-__all__ = ["idp_todo", "not_configured", "paste_values", "setup_page"]
+__all__ = ["idp_todo", "not_configured", "paste_values", "setup_page", "unconfigured_routes"]
 
 #: Seconds a client is told to wait before retrying while sign-in is being set up.
 RETRY_AFTER = "300"
@@ -82,3 +83,14 @@ def setup_page(settings: Settings, request: HTTPRequest) -> HTTPResponse:
     )
     body = page("SAML setup: no identity provider yet", extra_html=extra)
     return HTTPResponse.html(200, body)
+
+
+def unconfigured_routes(settings: Settings) -> dict[str, Callable[[HTTPRequest], HTTPResponse]]:
+    """The endpoints that answer differently while no IdP is configured: the login, the ACS
+    and the SLS answer 503; the setup page is public (the gate serves the others as usual)."""
+    prefix = settings.path_prefix
+    routes: dict[str, Callable[[HTTPRequest], HTTPResponse]] = dict.fromkeys(
+        (settings.acs_path, prefix + "/login", prefix + "/sls"), not_configured
+    )
+    routes[prefix + "/setup"] = lambda request: setup_page(settings, request)
+    return routes

@@ -19,6 +19,7 @@ from saml_middleware import ConfigError, SAMLMiddleware, SAMLWSGIMiddleware, Set
 from saml_middleware.cli import main
 
 from .conftest import APP, HTML, SECRET, Clock, Seen, asgi_app, client_for, wsgi_app
+from .processes import free_port
 
 MD = "urn:oasis:names:tc:SAML:2.0:metadata"
 
@@ -126,3 +127,10 @@ def test_verify_without_an_idp_says_what_is_missing(bare_env, capsys, idp, clock
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(clock.now))
     assert main(["verify", str(capture), "--now", now]) == 1
     assert "no IdP is configured yet: set SAML_IDP_METADATA_URL" in capsys.readouterr().err
+
+
+def test_check_without_an_idp_still_checks_the_proxy_upstream(bare_env, capsys) -> None:
+    dead = f"http://127.0.0.1:{free_port()}/"
+    assert main(["check", "--upstream", dead]) == 1  # an error outranks "incomplete"
+    captured = capsys.readouterr()
+    assert "To do" in captured.out and f"Upstream {dead}: NOT reachable" in captured.err

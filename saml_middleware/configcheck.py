@@ -1,8 +1,8 @@
 """Configuration warnings and live checks: what ``saml-middleware check`` adds to ``Settings``.
 
 * :func:`config_warnings` - a misspelled ``SAML_*`` variable (with the closest known
-  name), an ``http://`` base URL on a host that is not loopback. Printed by ``check``
-  and logged once at start-up (:func:`log_startup_warnings`).
+  name), ``/`` in ``SAML_PUBLIC_PATHS``, an ``http://`` base URL on a host that is not
+  loopback. Printed by ``check`` and logged once at start-up (:func:`log_startup_warnings`).
 * :func:`store_problem` - ``SAML_STORE_URL`` does not answer (``check`` only).
 """
 
@@ -17,6 +17,7 @@ from dataclasses import fields
 from urllib.parse import urlsplit
 
 from .config import Settings
+from .configrules import public_path_warnings
 
 __all__ = ["config_warnings", "known_variables", "log_startup_warnings", "store_problem"]
 
@@ -63,6 +64,7 @@ def config_warnings(settings: Settings | None, environ: Mapping[str, str] | None
     out = _unknown(os.environ if environ is None else environ)
     if settings is None:
         return out
+    out.extend(public_path_warnings(settings.public_paths))
     parts = urlsplit(settings.base_url)
     if parts.scheme == "http" and not _loopback(parts.hostname or ""):
         out.append(

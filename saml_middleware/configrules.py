@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-__all__ = ["base_url_problems", "idp_leftover_problems", "public_path_problems"]
+__all__ = ["base_url_problems", "idp_leftover_problems", "public_path_problems", "public_path_warnings"]
 
 _SEPARATORS = re.compile(r"[\s;]+")
 _EXAMPLE = "e.g. SAML_PUBLIC_PATHS=/static,/health"
@@ -40,8 +40,8 @@ def base_url_problems(base: str) -> list[str]:
 def public_path_problems(items: Sequence[str]) -> list[str]:
     """``SAML_PUBLIC_PATHS``, split on commas: path prefixes, nothing else.
 
-    Refused: ``/`` (the whole app public), JSON, full URLs, lists separated by spaces
-    or semicolons, and wildcards (a prefix already covers everything below it).
+    Refused: JSON, full URLs, lists separated by spaces or semicolons, and wildcards
+    (a prefix already covers everything below it). ``/`` is a warning (:func:`public_path_warnings`).
     """
     if any(item.startswith(("[", "{")) or '"' in item or "'" in item for item in items):
         return [f"SAML_PUBLIC_PATHS is a comma-separated list of paths, not JSON: {_EXAMPLE}"]
@@ -63,12 +63,19 @@ def public_path_problems(items: Sequence[str]) -> list[str]:
                 f"SAML_PUBLIC_PATHS: {item!r} is a wildcard pattern; a path already covers "
                 f"everything below it: {fix}"
             )
-        elif not item.strip("/"):
-            problems.append(
-                f"SAML_PUBLIC_PATHS: {item!r} makes the whole app public; list only the public "
-                f"prefixes ({_EXAMPLE}), or set SAML_ENABLED=false to turn sign-in off"
-            )
     return problems
+
+
+def public_path_warnings(items: Sequence[str]) -> list[str]:
+    """``/`` in ``SAML_PUBLIC_PATHS`` covers every path: the whole app is public and only pages
+    that ask for a user (or ``/saml/login``) sign anyone in. Rarely meant, so a warning."""
+    if "/" not in items:
+        return []
+    return [
+        "SAML_PUBLIC_PATHS lists '/', which makes every page public (a prefix covers everything "
+        f"below it): list only the public prefixes ({_EXAMPLE}); to turn sign-in off, set "
+        "SAML_ENABLED=false instead"
+    ]
 
 
 def idp_leftover_problems(slo_url: str, metadata_cert: Sequence[str]) -> list[str]:

@@ -33,8 +33,6 @@ def _problems(**env: str) -> str:
 @pytest.mark.parametrize(
     ("value", "fix"),
     [
-        ("/", "makes the whole app public; list only the public prefixes"),
-        ("/static,/", "or set SAML_ENABLED=false to turn sign-in off"),
         ("/static /health", "separate paths with commas: /static,/health"),
         ("/static;/health", "separate paths with commas: /static,/health"),
         ("/static/*", "a path already covers everything below it: write /static"),
@@ -44,6 +42,16 @@ def _problems(**env: str) -> str:
 )
 def test_public_paths_that_mean_something_else_are_refused(value: str, fix: str) -> None:
     assert fix in _problems(SAML_PUBLIC_PATHS=value)
+
+
+def test_the_whole_app_public_is_a_warning_naming_the_fix(clean_env, monkeypatch, capsys) -> None:
+    for value in ("/", "/static,//"):
+        monkeypatch.setenv("SAML_PUBLIC_PATHS", value)
+        assert main(["check"]) == 0
+        err = capsys.readouterr().err
+        assert "warning: SAML_PUBLIC_PATHS lists '/', which makes every page public" in err
+        assert "list only the public prefixes (e.g. SAML_PUBLIC_PATHS=/static,/health)" in err
+        assert "to turn sign-in off, set SAML_ENABLED=false instead" in err
 
 
 def test_public_path_prefixes_are_still_accepted() -> None:

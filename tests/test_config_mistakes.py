@@ -99,6 +99,18 @@ def test_a_misspelled_idp_variable_is_named_beside_the_to_do(clean_env, monkeypa
     assert "did you mean SAML_IDP_METADATA_FILE?" in captured.err and "To do" in captured.out
 
 
+def test_a_misspelling_is_named_beside_the_error_it_causes(clean_env, monkeypatch, capsys) -> None:
+    monkeypatch.delenv("SAML_SECRET_KEY")
+    monkeypatch.setenv("SAML_SECRETKEY", SECRET)
+    assert main(["check"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        "SAML_SECRETKEY is not a saml-middleware variable and is ignored: did you mean SAML_SECRET_KEY?"
+        in err
+    )
+    assert "SAML_SECRET_KEY is required" in err
+
+
 def test_unknown_variables_are_logged_once_at_start_up(idp, monkeypatch, caplog) -> None:
     monkeypatch.setenv("SAML_HEADER_USR", "X-User")
     settings = Settings(

@@ -16,6 +16,7 @@ from html import escape
 from .config import Settings
 from .http import HTTPRequest, HTTPResponse
 from .pages import page
+from .slo import sls_url
 
 __all__ = ["idp_todo", "not_configured", "paste_values", "setup_page", "unconfigured_routes"]
 
@@ -30,7 +31,7 @@ def paste_values(settings: Settings) -> list[tuple[str, str]]:
         ("Identifier (Entity ID)", settings.sp_entity_id),
         ("Reply URL (ACS URL)", settings.acs_url),
         ("Sign on URL", base + "/"),
-        ("Logout URL", base + settings.path_prefix + "/sls"),
+        ("Logout URL", sls_url(settings)),
         ("SP metadata", base + settings.metadata_path),
     ]
 

@@ -11,6 +11,7 @@ import base64
 import time
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from lxml import etree
@@ -134,3 +135,20 @@ def test_check_without_an_idp_still_checks_the_proxy_upstream(bare_env, capsys) 
     assert main(["check", "--upstream", dead]) == 1  # an error outranks "incomplete"
     captured = capsys.readouterr()
     assert "To do" in captured.out and f"Upstream {dead}: NOT reachable" in captured.err
+
+
+def test_a_websocket_is_told_to_come_back_later(clock) -> None:
+    seen = Seen()
+    app = SAMLMiddleware(asgi_app(seen), settings=Settings(base_url=APP, secret_key=SECRET), clock=clock)
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "websocket", "path": "/ws", "headers": [], "query_string": b"", "root_path": ""}
+    anyio.run(app, scope, receive, send)
+    assert sent == [{"type": "websocket.close", "code": 1013, "reason": "sign-in is being set up"}]
+    assert seen.calls == []

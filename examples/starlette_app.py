@@ -41,7 +41,7 @@ def _page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
 
 async def home(request: Request) -> HTMLResponse:
     user = request.user
-    if not isinstance(user, SAMLUser):  # only when "/" is listed in SAML_PUBLIC_PATHS
+    if not isinstance(user, SAMLUser):  # only with SAML_PUBLIC_PATHS=/ (every page public: a warning)
         return _page("Welcome", '<p>You are not signed in. <a href="/saml/login?next=/">Sign in</a></p>')
     rows = "".join(
         f"<li><code>{escape(name)}</code>: {escape(', '.join(values))}</li>"

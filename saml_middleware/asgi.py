@@ -54,7 +54,8 @@ class SAMLMiddleware:
 
     The wrapped app sees ``scope["user"]`` (a :class:`SAMLUser`),
     ``scope["auth"]`` (``AuthCredentials(["authenticated"])``) and
-    ``scope["saml.logout_url"]``. Unauthenticated WebSockets are closed with 1008.
+    ``scope["saml.logout_url"]``. Unauthenticated WebSockets are closed with 1008 (1013
+    while no IdP is configured yet).
 
     .. warning:: with ``SAML_ENABLED=false`` every request passes through
        untouched and ``scope["user"]`` is not set.
@@ -103,8 +104,11 @@ class SAMLMiddleware:
         elif gate.is_public(path):
             scope = dict(scope, user=UnauthenticatedUser(), auth=AuthCredentials())
             await self.app(scope, receive, send)
-        elif kind == "websocket":
-            await send({"type": "websocket.close", "code": 1008, "reason": "authentication required"})
+        elif kind == "websocket":  # 1013 "try again later" while no IdP is configured
+            code, why = (
+                (1008, "authentication required") if gate.configured else (1013, "sign-in is being set up")
+            )
+            await send({"type": "websocket.close", "code": code, "reason": why})
         else:
             response = await anyio.to_thread.run_sync(gate.challenge, _request(scope, b""))
             await _send(send, response)

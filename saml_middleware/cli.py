@@ -27,21 +27,43 @@ __all__ = ["main"]
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
+    """Exit 0: ready; 1: errors (listed); 2: valid but incomplete (no IdP yet; a to-do list)."""
+    from .configcheck import config_warnings, mark_reported, store_problem
     from .gate import Gate
+    from .notconfigured import idp_todo
     from .pem import certificate_summary
 
+    settings: Settings | None = None
+    stored: str | None = None
     try:
         settings = Settings.from_env()
-        idp = Gate(settings).idp  # builds everything a request would need: IdP, store, directory
+        warnings = config_warnings(settings)
+        stored = store_problem(settings)
+        mark_reported(warnings)  # printed below: the gate need not log them too
+        for line in warnings:
+            print(f"warning: {line}", file=sys.stderr)
+        gate = Gate(settings)  # builds everything a request would need: IdP, store, directory
+        if stored:
+            raise ConfigError([stored])
     except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
+        if settings is None:  # a misspelled variable is the likeliest cause of a missing one
+            for line in config_warnings(None):
+                print(f"warning: {line}", file=sys.stderr)
+        problems = exc.problems + ([stored] if stored and stored not in exc.problems else [])
+        print(str(ConfigError(problems)), file=sys.stderr)
         return 1
-    print("Configuration OK\n")
+    idp = gate.idp
+    print("Configuration OK\n" if gate.configured else "Configuration incomplete: no IdP yet (to do below)\n")
     print("Give these to the IdP (Entra: Basic SAML Configuration):")
     print(f"  Identifier (Entity ID):    {settings.sp_entity_id}")
     print(f"  Reply URL (ACS URL):       {settings.acs_url}")
     print(f"  Sign on URL:               {settings.base_url}/")
     print(f"  SP metadata:               {settings.base_url}{settings.metadata_path}")
+    if not gate.configured:
+        print("\nTo do (exit status 2 until done):")
+        for number, item in enumerate(idp_todo(settings), 1):
+            print(f"  {number}. {item}")
+        return 1 if args.upstream and _check_upstream(args.upstream) else 2
     print("\nIdP as loaded:")
     print(f"  Entity ID:                 {idp.entity_id}")
     print(f"  Login URL:                 {idp.sso_url}")

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import urlsplit
 
+from .configrules import base_url_problems, idp_leftover_problems, public_path_problems
 from .errors import ConfigError
 from .keysettings import normalise_keys
 
@@ -130,6 +131,7 @@ class Settings:
         elif parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
             problems.append(f"SAML_BASE_URL must be an http(s) URL without query, got {self.base_url!r}")
         set_(self, "base_url", base)
+        problems.extend(base_url_problems(base))
 
         for name in ("secret_key", "public_paths", "allowed_domains", "admin_emails", "header_attributes"):
             if isinstance(getattr(self, name), str):  # Settings(public_paths="/static") means one item
@@ -156,11 +158,9 @@ class Settings:
             problems.append(
                 "give only one of SAML_IDP_METADATA_URL, SAML_IDP_METADATA_FILE, SAML_IDP_METADATA"
             )
+        # No IdP at all is the "not configured yet" state (see idp_configured), not an error.
         if not sources and not manual:
-            problems.append(
-                "no IdP configured: set SAML_IDP_METADATA_URL (Entra: App Federation Metadata Url), "
-                "SAML_IDP_METADATA_FILE, or SAML_IDP_SSO_URL + SAML_IDP_ENTITY_ID + SAML_IDP_CERT"
-            )
+            problems.extend(idp_leftover_problems(self.idp_slo_url, self.idp_metadata_cert))
         if not sources and manual:
             for name in ("idp_sso_url", "idp_entity_id", "idp_cert"):
                 if not getattr(self, name):
@@ -192,6 +192,7 @@ class Settings:
             problems.append("SAML_CLOCK_SKEW must not be negative")
         if not self.default_redirect.startswith("/") or self.default_redirect.startswith("//"):
             problems.append("SAML_DEFAULT_REDIRECT must be a path on this site, e.g. /")
+        problems.extend(public_path_problems(self.public_paths))
         set_(self, "public_paths", tuple("/" + p.lstrip("/") for p in self.public_paths))
         set_(self, "allowed_domains", tuple(d.lower().lstrip("@") for d in self.allowed_domains))
         set_(self, "admin_emails", tuple(e.casefold() for e in self.admin_emails))
@@ -202,6 +203,19 @@ class Settings:
     @property
     def https(self) -> bool:
         return self.base_url.startswith("https://")
+
+    @property
+    def idp_configured(self) -> bool:
+        """Is any IdP setting given? Without one the middleware runs "not configured yet"
+        (metadata, health and ``check`` work; sign-in answers 503 ``sso_not_configured``)."""
+        return bool(
+            self.idp_metadata_url
+            or self.idp_metadata
+            or self.idp_metadata_file
+            or self.idp_sso_url
+            or self.idp_entity_id
+            or self.idp_cert
+        )
 
     @property
     def acs_url(self) -> str:

@@ -90,6 +90,7 @@ REASONS: dict[str, tuple[int, str]] = {
     "no_user_id": (403, "the assertion lacks the SAML_USER_ID_ATTRIBUTE attribute users are linked on"),
     "unknown_user": (403, "the user is not in the application's user directory"),
     # infrastructure
+    "sso_not_configured": (503, "no IdP is configured yet: sign-in is being set up (saml-middleware check)"),
     "store_unavailable": (503, "the replay cache / session store cannot be reached"),
     "directory_unavailable": (503, "the user directory failed (database down, hook raised)"),
 }

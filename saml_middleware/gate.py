@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, quote
 
 from .acs import LOGIN_COOKIE_AGE, AssertionConsumer, Resolver, login_cookie_name
 from .config import Settings
+from .configcheck import log_startup_warnings
 from .cookies import CookieCodec, cookie_header
 from .directory import UserDirectory, directory_from_setting
 from .errors import StoreUnavailable
@@ -27,6 +28,7 @@ from .identity_headers import IdentityHeaders
 from .idp import IdPInfo, load_idp
 from .logout import SingleLogout
 from .metadata_refresh import MetadataRefresher
+from .notconfigured import not_configured, unconfigured_routes
 from .operations import Operations
 from .pages import page
 from .paths import is_public, safe_return_path
@@ -78,6 +80,9 @@ class Gate:
         self.token = token
         # `is None`, not `or`: an empty cache or directory may be falsy (it has __len__).
         loaded = idp if idp is not None else load_idp(settings)
+        #: ``False`` while no IdP is set: sign-in answers 503 ``sso_not_configured`` (notconfigured.py)
+        self.configured = loaded.configured
+        log_startup_warnings(settings, configured=self.configured)
         if replay is None or (session_store is None and settings.session_store == "server"):
             opened = open_stores(
                 settings.store_url,
@@ -132,6 +137,7 @@ class Gate:
             prefix + "/metrics": self.ops.metrics_endpoint,
             prefix + "/setup": self.ops.setup_endpoint,
         }
+        self._unconfigured = unconfigured_routes(settings)  # while no IdP is configured
         self._public = settings.public_paths
         self._logout_prefix = settings.logout_path + "?token="
         self.identity_headers = IdentityHeaders(settings)
@@ -187,7 +193,10 @@ class Gate:
 
     # -- unauthenticated requests ---------------------------------------
     def challenge(self, request: HTTPRequest) -> HTTPResponse:
-        """302 to the IdP for a browser asking for HTML; 401 JSON for anything else."""
+        """302 to the IdP for a browser asking for HTML; 401 JSON for anything else
+        (503 ``sso_not_configured`` while no IdP is configured)."""
+        if not self.configured:
+            return not_configured(request)
         self.ops.expiry.tick()  # a clock read; logs expiring certificates once a day
         accept = request.headers.get("accept", "")
         target = request.target
@@ -228,6 +237,8 @@ class Gate:
         """Serve one of the middleware's own endpoints (may do heavy work)."""
         self.ops.expiry.tick()
         handler = self._routes.get(request.path)
+        if not self.configured and request.path in self._unconfigured:
+            return self._unconfigured[request.path](request)
         if handler is None:
             return HTTPResponse.html(404, page("Not found", "There is nothing here."))
         try:

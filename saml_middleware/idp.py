@@ -19,7 +19,14 @@ from .metadata_signature import verify_metadata_signature
 from .pem import load_certificates
 from .xmlparse import parse_untrusted, q
 
-__all__ = ["IdPInfo", "fetch_metadata", "idp_from_metadata", "load_idp", "parse_idp_metadata"]
+__all__ = [
+    "NOT_CONFIGURED",
+    "IdPInfo",
+    "fetch_metadata",
+    "idp_from_metadata",
+    "load_idp",
+    "parse_idp_metadata",
+]
 
 _REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 _PROTOCOL = "urn:oasis:names:tc:SAML:2.0:protocol"
@@ -40,6 +47,15 @@ class IdPInfo:
     certificates: tuple[str, ...]
     slo_url: str | None = None
 
+    @property
+    def configured(self) -> bool:
+        """``False`` for :data:`NOT_CONFIGURED`, the IdP of a middleware still being set up."""
+        return bool(self.entity_id or self.sso_url or self.certificates)
+
+
+#: No IdP yet (``Settings.idp_configured`` is false): sign-in answers 503 ``sso_not_configured``.
+NOT_CONFIGURED = IdPInfo("", "", ())
+
 
 def _idp_descriptor(root: etree._Element, entity_id: str | None) -> tuple[str, etree._Element]:
     if root.tag == q("md", "EntityDescriptor"):
@@ -53,10 +69,15 @@ def _idp_descriptor(root: etree._Element, entity_id: str | None) -> tuple[str, e
         for desc in ent.findall(q("md", "IDPSSODescriptor")):
             if _PROTOCOL in desc.get("protocolSupportEnumeration", "").split():
                 candidates.append((ent.get("entityID", ""), desc))
-    if entity_id:
-        candidates = [c for c in candidates if c[0] == entity_id] or candidates[:0]
+    if entity_id and candidates and entity_id not in (c[0] for c in candidates):
+        found = ", ".join(repr(c[0]) for c in candidates[:5])
+        raise ValueError(
+            f"SAML_IDP_ENTITY_ID is {entity_id!r}, but the metadata's IdP entityID is {found}: "
+            "set SAML_IDP_ENTITY_ID to it, or leave it unset to take it from the metadata"
+        )
+    candidates = [c for c in candidates if not entity_id or c[0] == entity_id]
     if not candidates:
-        raise ValueError("no SAML 2.0 IDPSSODescriptor" + (f" for entity {entity_id!r}" if entity_id else ""))
+        raise ValueError("no SAML 2.0 IDPSSODescriptor")
     if len(candidates) > 1:
         raise ValueError("several IdPs in the metadata: set SAML_IDP_ENTITY_ID to choose one")
     return candidates[0]
@@ -158,7 +179,9 @@ def load_idp(
             source = "SAML_IDP_METADATA_URL"
             xml = fetcher(settings.idp_metadata_url)
     except (OSError, httpx.HTTPError) as exc:
-        raise ConfigError([f"{source}: cannot load the IdP metadata: {exc}"]) from None
+        where = settings.idp_metadata_url if source == "SAML_IDP_METADATA_URL" else settings.idp_metadata_file
+        why = str(exc) or type(exc).__name__
+        raise ConfigError([f"{source}: cannot load the IdP metadata from {where}: {why}"]) from None
     if xml is None:
         return IdPInfo(settings.idp_entity_id, settings.idp_sso_url, settings.idp_cert)
     try:

@@ -95,8 +95,9 @@ class MetadataRefresher:
                 self.next_due = self.clock() + min(RETRY_INTERVAL, period)
                 self.failures += 1
                 logger.warning(
-                    "SAML_IDP_METADATA_URL: refresh failed, keeping the last good metadata: %s",
-                    exc,
+                    "SAML_IDP_METADATA_URL: refresh from %s failed, keeping the last good metadata: %s",
+                    self.settings.idp_metadata_url,
+                    str(exc) or type(exc).__name__,
                     extra={"saml_event": "metadata_refresh_failed"},
                 )
                 return False

@@ -24,19 +24,44 @@ __all__ = [
 _PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", re.S)
 
 
+_FILE_HINT = "copy the whole file again, or give the path to the downloaded .cer/.pem file"
+
+
+def _shown(text: str) -> str:
+    """A value for a message: short ones whole, long ones as a prefix and a length (never 1 KB)."""
+    return repr(text) if len(text) <= 40 else f"{text[:24]!r}... ({len(text)} characters)"
+
+
+def _pem_shape(data: bytes) -> None:
+    """Name the usual copy-and-paste accidents with PEM text, before a parser's error can."""
+    if b"\\n" in data and b"-----" in data:
+        raise ValueError(
+            "this looks like PEM text whose line breaks were written as \\n: put real line breaks "
+            "in the value (quote it over several lines), or give the path to the PEM file instead"
+        )
+    begins, ends = data.count(b"-----BEGIN "), data.count(b"-----END ")
+    if ends > begins:
+        raise ValueError(f"the PEM text lacks its '-----BEGIN ...-----' line: {_FILE_HINT}")
+    if begins > ends:
+        raise ValueError(f"the PEM text stops before its '-----END ...-----' line (cut off?): {_FILE_HINT}")
+
+
 def _read(value: str | bytes) -> bytes:
     """PEM or base64 text as is; anything else is a path (or several, comma-separated)."""
     data = value.encode() if isinstance(value, str) else value
     stripped = data.strip()
+    _pem_shape(stripped)
     if stripped.startswith(b"-----BEGIN") or not stripped:
         return stripped
     if re.fullmatch(rb"[A-Za-z0-9+/=\s]{64,}", stripped):
         return stripped  # bare base64, as copied from a metadata file
+    if stripped.startswith(b"0\x82"):
+        return stripped  # DER
     chunks = []
     for path in stripped.decode(errors="replace").split(","):
         path = path.strip()
         if not os.path.isfile(path):
-            raise ValueError(f"{path!r} is neither PEM text nor a readable file")
+            raise ValueError(f"{_shown(path)} is neither PEM text nor a readable file")
         with open(path, "rb") as fh:
             chunks.append(fh.read())
     return b"\n".join(chunks)
@@ -65,9 +90,15 @@ def load_certificates(value: str | bytes) -> list[str]:
     blocks = _PEM_CERT.findall(data)
     if blocks:
         for block in blocks:
-            ders.append(base64.b64decode(b"".join(block.split())))
+            try:
+                ders.append(base64.b64decode(b"".join(block.split())))
+            except (binascii.Error, ValueError):
+                ders.append(b"")  # refused below, as any certificate that does not parse
     elif data.startswith(b"0\x82"):
         ders.append(data)
+    elif data.startswith(b"-----BEGIN"):
+        found = data[11 : data.find(b"-----", 11)].decode("ascii", "replace")
+        raise ValueError(f"this is a PEM {found!r}, not a certificate: give the IdP's signing certificate")
     else:
         try:
             ders.append(base64.b64decode(b"".join(data.split()), validate=True))
@@ -77,8 +108,11 @@ def load_certificates(value: str | bytes) -> list[str]:
     for der in ders:
         try:
             cert = _parse_der_cert(der)
-        except ValueError as exc:
-            raise ValueError(f"not a valid X.509 certificate: {exc}") from None
+        except ValueError:
+            raise ValueError(
+                f"the certificate does not decode to a whole X.509 certificate (cut off or altered "
+                f"when copied?): {_FILE_HINT}"
+            ) from None
         out.append(cert.public_bytes(serialization.Encoding.PEM).decode())
     return out
 
@@ -89,10 +123,12 @@ def load_private_key(value: str | bytes) -> str:
     :param value: PEM text (PKCS#1 or PKCS#8), PKCS#8 DER bytes, or a path.
     :raises ValueError: when it is not an unencrypted private key.
     """
+    if isinstance(value, str):
+        _pem_shape(value.strip().encode())
     if isinstance(value, str) and not value.strip().startswith("-----BEGIN"):
         path = value.strip()
         if not os.path.isfile(path):
-            raise ValueError(f"{path!r} is neither PEM text nor a readable key file")
+            raise ValueError(f"{_shown(path)} is neither PEM text nor a readable key file")
         with open(path, "rb") as fh:
             data = fh.read()
     else:
@@ -102,8 +138,16 @@ def load_private_key(value: str | bytes) -> str:
             key = serialization.load_pem_private_key(data, password=None)
         else:
             key = serialization.load_der_private_key(data, password=None)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"not an unencrypted private key: {exc}") from None
+    except TypeError:
+        raise ValueError(
+            "not an unencrypted private key: it is protected by a passphrase; remove it with "
+            "openssl pkey -in key.pem -out key-plain.pem"
+        ) from None
+    except ValueError:
+        raise ValueError(
+            "not an unencrypted private key: the text does not parse as one (cut off or altered "
+            "when copied, or a certificate given as the key?); give the path to the key file"
+        ) from None
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from lxml import etree
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, md, saml, samlp
 from saml2.xmldsig import KeyInfo, X509Certificate, X509Data
 
@@ -105,6 +106,16 @@ def sp_metadata_xml(s: Settings) -> bytes:
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + bytes(entity.to_string())
 
 
+def _verifier(idp: IdPInfo, allow_sha1: bool) -> Callable[[etree._Element], str]:
+    if idp.configured:
+        return SignatureVerifier(idp.certificates, allow_sha1=allow_sha1)
+
+    def refuse(signature: etree._Element) -> str:
+        raise ResponseRejected("sso_not_configured", "no IdP is configured yet, so no signature is trusted")
+
+    return refuse
+
+
 class ServiceProvider:
     """Builds AuthnRequests and SP metadata; validates SAML responses.
 
@@ -130,12 +141,12 @@ class ServiceProvider:
         clock: Callable[[], float] = time.time,
         random_id: Callable[[], str] = lambda: "_" + secrets.token_hex(16),
     ) -> None:
-        problems = []
-        if not idp.entity_id:
+        problems = []  # NOT_CONFIGURED (no IdP yet) builds an SP that refuses every response
+        if idp.configured and not idp.entity_id:
             problems.append("the IdP entity ID is unknown (SAML_IDP_ENTITY_ID)")
-        if not idp.sso_url.startswith(("https://", "http://")):
+        if idp.configured and not idp.sso_url.startswith(("https://", "http://")):
             problems.append(f"the IdP login URL {idp.sso_url!r} is not an http(s) URL (SAML_IDP_SSO_URL)")
-        if not idp.certificates:
+        if idp.configured and not idp.certificates:
             problems.append("no IdP signing certificate (SAML_IDP_CERT or metadata)")
         if problems:
             raise ConfigError(problems)
@@ -144,7 +155,7 @@ class ServiceProvider:
         self.replay = replay
         self.clock = clock
         self.random_id = random_id
-        self.verify_signature = SignatureVerifier(idp.certificates, allow_sha1=settings.allow_sha1)
+        self.verify_signature = _verifier(idp, settings.allow_sha1)
         self.read_identity = IdentityReader(
             settings.email_attribute,
             settings.attribute_map,
@@ -216,8 +227,7 @@ class ServiceProvider:
 
     def use_idp(self, idp: IdPInfo) -> None:
         """Switch to refreshed IdP metadata (``metadata_refresh.py``); in-flight checks keep the old."""
-        verifier = SignatureVerifier(idp.certificates, allow_sha1=self.settings.allow_sha1)
-        self.idp, self.verify_signature = idp, verifier
+        self.idp, self.verify_signature = idp, _verifier(idp, self.settings.allow_sha1)
 
     # -- incoming -------------------------------------------------------
     def _decrypt(self, parts: Parts) -> tuple[Parts, dict[str, str]]:

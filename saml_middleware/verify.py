@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from pathlib import Path
+from urllib.parse import unquote_to_bytes
 
 from .checks import parse_instant
 from .config import Settings
 from .errors import REASONS, ConfigError, ResponseRejected
 from .idp import load_idp
+from .notconfigured import idp_todo
 from .sp import ServiceProvider
 from .stores import MemoryReplayCache
 
@@ -35,6 +38,21 @@ HINTS = {
 }
 
 
+def _capture(raw: bytes) -> bytes:
+    """The capture as base64 or XML; a URL-encoded paste (``SAMLResponse=PHNh...%3D``, as a
+    browser's network tab shows the form body) is decoded, with a note on stderr."""
+    data = raw.strip()
+    if data.startswith(b"<"):
+        return data
+    if data.startswith(b"SAMLResponse="):  # a base64 "+" is sent as %2B: a literal "+" stays one
+        data = unquote_to_bytes(data.split(b"&", 1)[0][len(b"SAMLResponse=") :])
+        print("note: read the SAMLResponse field of a URL-encoded form body", file=sys.stderr)
+    elif re.search(rb"%[0-9A-Fa-f]{2}", data):
+        data = unquote_to_bytes(data)
+        print("note: the capture was URL-encoded (%2B, %3D...); decoded it first", file=sys.stderr)
+    return data.strip()
+
+
 def verify_capture(path: Path, *, now: str | None = None, request_id: str | None = None) -> int:
     """``saml-middleware verify``: run exactly the ACS checks on a captured SAMLResponse.
 
@@ -45,12 +63,19 @@ def verify_capture(path: Path, *, now: str | None = None, request_id: str | None
         (the reason code, its meaning and a hint), 2 bad arguments.
     """
     try:
+        data = _capture(path.read_bytes())
+    except OSError as exc:
+        print(f"verify: cannot read {str(path)!r}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    try:
         settings = Settings.from_env()
         idp = load_idp(settings)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    data = path.read_bytes().strip()
+    if not idp.configured:
+        print("verify: no IdP is configured yet: " + idp_todo(settings)[0], file=sys.stderr)
+        return 1
     try:
         frozen_at = parse_instant(now, "--now") if now else None
     except ResponseRejected:

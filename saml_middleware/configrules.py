@@ -1,0 +1,89 @@
+"""Validation rules for settings values that look right but do the wrong thing.
+
+Pure functions over already-split values, called by ``Settings.__post_init__``:
+each returns one line per problem, naming the variable, what is wrong and the fix.
+
+>>> public_path_problems(("/static", "/health"))
+[]
+>>> base_url_problems("https://app.example.com")
+[]
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+__all__ = ["base_url_problems", "idp_leftover_problems", "public_path_problems", "public_path_warnings"]
+
+_SEPARATORS = re.compile(r"[\s;]+")
+_EXAMPLE = "e.g. SAML_PUBLIC_PATHS=/static,/health"
+
+
+def base_url_problems(base: str) -> list[str]:
+    """``SAML_BASE_URL`` (trailing ``/`` removed) must be an origin: a path builds an ACS URL
+    that nothing serves, since the middleware's endpoints are matched from the root of the site."""
+    parts = urlsplit(base)
+    if not parts.scheme or not parts.netloc or not parts.path:
+        return []
+    origin = f"{parts.scheme}://{parts.netloc}"
+    path = parts.path.rstrip("/")
+    return [
+        f"SAML_BASE_URL must be the site's origin without a path, got {base!r}. "
+        f"For an app served under {path}, set SAML_BASE_URL={origin} and "
+        f"SAML_PATH_PREFIX={path}/saml (and SAML_DEFAULT_REDIRECT={path}/), with the proxy "
+        f"passing {path} through to the app unchanged"
+    ]
+
+
+def public_path_problems(items: Sequence[str]) -> list[str]:
+    """``SAML_PUBLIC_PATHS``, split on commas: path prefixes, nothing else.
+
+    Refused: JSON, full URLs, lists separated by spaces or semicolons, and wildcards
+    (a prefix already covers everything below it). ``/`` is a warning (:func:`public_path_warnings`).
+    """
+    if any(item.startswith(("[", "{")) or '"' in item or "'" in item for item in items):
+        return [f"SAML_PUBLIC_PATHS is a comma-separated list of paths, not JSON: {_EXAMPLE}"]
+    problems = []
+    for item in items:
+        if "://" in item:
+            path = urlsplit(item).path or "/"
+            problems.append(f"SAML_PUBLIC_PATHS: {item!r} is a URL; give only its path: {path}")
+        elif _SEPARATORS.search(item):
+            joined = ",".join(p for p in _SEPARATORS.split(item) if p)
+            problems.append(
+                f"SAML_PUBLIC_PATHS: {item!r} holds spaces or semicolons; separate paths with "
+                f"commas: {joined}"
+            )
+        elif any(c in item for c in "*?["):
+            stem = re.split(r"[*?\[]", item, maxsplit=1)[0].rstrip("/")
+            fix = f"write {stem}" if stem else "list the public path prefixes instead"
+            problems.append(
+                f"SAML_PUBLIC_PATHS: {item!r} is a wildcard pattern; a path already covers "
+                f"everything below it: {fix}"
+            )
+    return problems
+
+
+def public_path_warnings(items: Sequence[str]) -> list[str]:
+    """``/`` in ``SAML_PUBLIC_PATHS`` covers every path: the whole app is public and only pages
+    that ask for a user (or ``/saml/login``) sign anyone in. Rarely meant, so a warning."""
+    if "/" not in items:
+        return []
+    return [
+        "SAML_PUBLIC_PATHS lists '/', which makes every page public (a prefix covers everything "
+        f"below it): list only the public prefixes ({_EXAMPLE}); to turn sign-in off, set "
+        "SAML_ENABLED=false instead"
+    ]
+
+
+def idp_leftover_problems(slo_url: str, metadata_cert: Sequence[str]) -> list[str]:
+    """IdP details given without the IdP itself (no metadata, no manual login URL)."""
+    named = (("SAML_IDP_SLO_URL", slo_url), ("SAML_IDP_METADATA_CERT", metadata_cert))
+    given = [name for name, value in named if value]
+    return [
+        f"{name} is set but no IdP is: add SAML_IDP_METADATA_URL (Entra: App Federation Metadata Url), "
+        "SAML_IDP_METADATA_FILE, or SAML_IDP_SSO_URL + SAML_IDP_ENTITY_ID + SAML_IDP_CERT"
+        for name in given
+    ]

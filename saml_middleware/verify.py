@@ -29,6 +29,8 @@ HINTS = {
     "in_response_to": "pass --request-id with the ID of the AuthnRequest that started this login",
     "unsolicited": "IdP-initiated login is off: set SAML_ALLOW_IDP_INITIATED=true to accept it",
     "no_email": "set SAML_EMAIL_ATTRIBUTE to the claim holding the e-mail",
+    "encrypted_name_id": "set SAML_SP_KEY and SAML_SP_CERT to the key pair the IdP encrypts the NameID for",
+    "unsupported_encryption": "the encrypted data points outside the message: an attack, or report the IdP",
 }
 
 

@@ -1,113 +1,123 @@
-"""Decrypting an ``EncryptedAssertion`` with the SP's own key, in process (python-xmlsec).
+"""Decrypting an ``EncryptedAssertion`` or an ``EncryptedID`` with the SP's own key, in process.
 
-Entra ID "token encryption", AD FS, Shibboleth and Okta encrypt the assertion for the
-key in the SP metadata: AES-CBC or AES-GCM content, the AES key wrapped with RSA-OAEP.
-RSA PKCS#1 v1.5 key transport is refused (Bleichenbacher's padding oracle).
+Entra ID "token encryption", AD FS, Shibboleth, Okta and pysaml2/SATOSA encrypt for the key
+in the SP metadata: AES-CBC, AES-GCM or Triple-DES content, the key wrapped with RSA-OAEP.
+RSA PKCS#1 v1.5 key transport is refused (Bleichenbacher's padding oracle). Only inline data
+is decrypted (``xmlenc.py``).
+
+The decrypted assertion is never spliced into the Response: it is parsed as its own document,
+its prefixes exactly as the IdP wrote them, so its signature verifies there (moving it under
+the Response let lxml rewrite prefixes, which changes the canonical form), and the identity
+is read from that same, verified element.
 """
 
 from __future__ import annotations
 
-import copy
+from typing import Any
 
-import xmlsec
 from lxml import etree
 
+from .checks import Parts, check_structure
 from .errors import ResponseRejected
-from .xmlparse import check_depth_and_pis, q
+from .xmlenc import InlineDecryptor
+from .xmlparse import NS, parse_untrusted, q
 
-__all__ = ["AssertionDecryptor"]
-
-_XENC = "http://www.w3.org/2001/04/xmlenc#"
-_XENC11 = "http://www.w3.org/2009/xmlenc11#"
-ALLOWED = frozenset(
-    {
-        _XENC + "aes128-cbc",
-        _XENC + "aes192-cbc",
-        _XENC + "aes256-cbc",
-        _XENC11 + "aes128-gcm",
-        _XENC11 + "aes192-gcm",
-        _XENC11 + "aes256-gcm",
-        _XENC + "rsa-oaep-mgf1p",
-        _XENC11 + "rsa-oaep",
-    }
-)
+__all__ = ["AssertionDecryptor", "parse_plaintext", "reveal_name_id"]
 
 
 class AssertionDecryptor:
-    """Replaces an ``EncryptedAssertion`` by the ``Assertion`` it holds.
+    """Decrypts an ``EncryptedAssertion`` into a document of its own.
 
     :param key_pems: the SP private keys, PKCS#8 PEM: ``SAML_SP_KEY`` and, during a
         rollover, ``SAML_SP_KEY_NEXT``; each is tried in turn.
 
-    >>> decrypt = AssertionDecryptor(settings.sp_key)        # doctest: +SKIP
-    >>> assertion = decrypt(response.find(".../EncryptedAssertion"))  # doctest: +SKIP
+    >>> decrypt = AssertionDecryptor(settings.sp_key)           # doctest: +SKIP
+    >>> inner = decrypt(response.find(".../EncryptedAssertion"))  # doctest: +SKIP
+    >>> inner.assertion, inner.assertion_signature             # doctest: +SKIP
 
     .. warning:: a Response signature covers the *encrypted* form: verify it
-       before calling this, because decryption changes the signed content.
+       before calling this; the assertion's own signature is verified on the result.
     """
 
     def __init__(self, *key_pems: str) -> None:
-        if not key_pems:
-            raise ValueError("at least one SP key is required")
-        self._keys = [xmlsec.Key.from_memory(k.encode(), xmlsec.constants.KeyDataFormatPem) for k in key_pems]
+        self._decrypt = InlineDecryptor(*key_pems)
 
-    def __call__(self, encrypted: etree._Element) -> etree._Element:
-        """Decrypt in place; return the Assertion now standing where ``encrypted`` stood.
+    def __call__(self, encrypted: etree._Element) -> Parts:
+        """The decrypted assertion, checked by ``check_structure`` as the only child of a
+        synthetic, unsigned ``samlp:Response`` (so ``Parts.response_signature`` is None).
 
-        :raises ResponseRejected: ``weak_algorithm`` for a refused algorithm,
-            ``decryption_failed`` when it does not decrypt with this SP's key or
-            does not yield exactly one Assertion.
+        :raises ResponseRejected: as :class:`~saml_middleware.xmlenc.InlineDecryptor` and
+            :func:`~saml_middleware.xmlenc.parse_plaintext`; ``duplicate_id`` when an ``ID``
+            inside the assertion is also used outside it; the structure codes of step 4.
         """
-        data = encrypted.find(q("xenc", "EncryptedData"))
-        if data is None:
-            raise ResponseRejected("decryption_failed", "EncryptedAssertion without EncryptedData")
-        for method in encrypted.iter(q("xenc", "EncryptionMethod")):
-            if method.get("Algorithm") not in ALLOWED:
-                raise ResponseRejected("weak_algorithm", f"encryption algorithm {method.get('Algorithm')!r}")
-        _gather_encrypted_key(encrypted, data)
-        plain: object = None
-        failure: Exception | None = None
-        position = list(encrypted).index(data)
-        for key in self._keys:
-            # each attempt on a copy: a failed one must not leave the tree half-changed
-            trial = copy.deepcopy(encrypted)
-            manager = xmlsec.KeysManager()
-            manager.add_key(key)
-            try:
-                plain = xmlsec.EncryptionContext(manager).decrypt(trial[position])
-                break
-            except (xmlsec.Error, ValueError) as exc:
-                failure = exc
-        else:
-            raise ResponseRejected(
-                "decryption_failed", f"the assertion does not decrypt: {failure}"
-            ) from None
-        if not isinstance(plain, etree._Element) or plain.tag != q("saml", "Assertion"):
-            raise ResponseRejected("decryption_failed", "the decrypted content is not one saml:Assertion")
-        if len(trial) != 1:
-            raise ResponseRejected("decryption_failed", "unexpected content beside the encrypted assertion")
-        check_depth_and_pis(plain)
-        parent = encrypted.getparent()
-        if parent is None:
+        context = encrypted.getparent()
+        if context is None:
             raise ResponseRejected("decryption_failed", "EncryptedAssertion has no parent")
-        parent.replace(encrypted, plain)
-        return plain
+        assertion = parse_plaintext(self._decrypt(encrypted), context, q("saml", "Assertion"))
+        outside = {el.get("ID") for el in context.getroottree().iter(etree.Element)} - {None}
+        for el in assertion.iter(etree.Element):
+            if el.get("ID") in outside:
+                raise ResponseRejected("duplicate_id", f"ID {el.get('ID')!r} appears twice")
+        wrapper = assertion.getparent()
+        if wrapper is None:  # pragma: no cover - parse_plaintext returns a child
+            raise ResponseRejected("decryption_failed", "no decrypted assertion")
+        return check_structure(wrapper)
+
+    def name_id(self, encrypted_id: etree._Element) -> etree._Element:
+        """The ``saml:NameID`` inside an ``EncryptedID`` (same rules as for an assertion)."""
+        context = encrypted_id.getparent()
+        if context is None:
+            raise ResponseRejected("decryption_failed", "EncryptedID has no parent")
+        return parse_plaintext(self._decrypt(encrypted_id), context, q("saml", "NameID"))
 
 
-def _gather_encrypted_key(encrypted: etree._Element, data: etree._Element) -> None:
-    """Some IdPs put ``EncryptedKey`` beside ``EncryptedData`` (with a RetrievalMethod):
-    move it into ``EncryptedData/KeyInfo`` where libxmlsec looks for it."""
-    siblings = encrypted.findall(q("xenc", "EncryptedKey"))
-    if not siblings:
+def reveal_name_id(assertion: etree._Element, decrypt: AssertionDecryptor | None) -> None:
+    """Replace ``Subject/EncryptedID`` of a *verified* assertion by the NameID it holds.
+
+    :raises ResponseRejected: ``encrypted_name_id`` when no SP key is configured;
+        otherwise as :meth:`AssertionDecryptor.name_id`.
+    """
+    subject = assertion.find(q("saml", "Subject"))
+    encrypted = None if subject is None else subject.find(q("saml", "EncryptedID"))
+    if subject is None or encrypted is None:
         return
-    key_info = data.find(q("ds", "KeyInfo"))
-    if key_info is None:
-        key_info = etree.SubElement(data, q("ds", "KeyInfo"))
-        data.remove(key_info)
-        method = data.find(q("xenc", "EncryptionMethod"))
-        data.insert(1 if method is not None else 0, key_info)
-    for retrieval in key_info.findall(q("ds", "RetrievalMethod")):
-        key_info.remove(retrieval)
-    for key in siblings:
-        encrypted.remove(key)
-        key_info.append(copy.deepcopy(key))
+    if decrypt is None:
+        raise ResponseRejected("encrypted_name_id", "set SAML_SP_KEY and SAML_SP_CERT to decrypt it")
+    subject.replace(encrypted, decrypt.name_id(encrypted))
+
+
+_WRAPPER_PREFIX = "saml-middleware-decrypted"
+
+
+def parse_plaintext(plain: bytes, context: etree._Element, tag: str) -> etree._Element:
+    """Parse decrypted ``plain`` with the hardened parser, as the only child of a new
+    ``samlp:Response`` declaring the namespaces in scope at ``context`` (where the encrypted
+    element stood). The plaintext's own prefixes are kept byte for byte, so a signature
+    inside it verifies as the IdP made it. Returns the one ``tag`` element.
+
+    :raises ResponseRejected: as :func:`~saml_middleware.xmlparse.parse_untrusted`
+        (``dtd_forbidden``, ``malformed_xml``, ...), or ``decryption_failed`` unless the
+        plaintext is exactly one ``tag`` element.
+    """
+    body = plain.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if body.startswith(b"<?xml"):
+        declaration, _, body = body.partition(b"?>")
+        parse_untrusted(declaration + b"?><x/>")  # the encoding rule of the parser
+    nsmap: Any = dict(context.nsmap)
+    if NS["samlp"] not in nsmap.values():
+        nsmap[_WRAPPER_PREFIX] = NS["samlp"]
+    wrapper = etree.Element(q("samlp", "Response"), nsmap=nsmap)
+    wrapper.text = ""
+    head, _, tail = etree.tostring(wrapper).rpartition(b"</")
+    root = parse_untrusted(head + body + b"</" + tail)
+    children = list(root)
+    if (
+        len(children) != 1
+        or children[0].tag != tag
+        or (root.text or "").strip()
+        or (children[0].tail or "").strip()
+    ):
+        raise ResponseRejected(
+            "decryption_failed", f"the decrypted content is not one {etree.QName(tag).localname}"
+        )
+    return children[0]

@@ -23,7 +23,7 @@ REASONS: dict[str, tuple[int, str]] = {
     # transport
     "method_not_allowed": (405, "the ACS only accepts POST"),
     "unsupported_media_type": (415, "the ACS only accepts application/x-www-form-urlencoded"),
-    "too_large": (413, "the request body is larger than the configured cap"),
+    "too_large": (413, "the request body, or an encrypted value inside it, is larger than allowed"),
     "missing_response": (400, "no SAMLResponse field in the form"),
     "bad_encoding": (400, "SAMLResponse is not strict base64 of UTF-8 XML"),
     # parsing
@@ -46,7 +46,15 @@ REASONS: dict[str, tuple[int, str]] = {
         400,
         "SAML_REQUIRE_ENCRYPTION is on and the assertion is not encrypted",
     ),
-    "decryption_failed": (400, "the encrypted assertion does not decrypt with SAML_SP_KEY"),
+    "decryption_failed": (
+        400,
+        "the encrypted assertion or NameID does not decrypt with SAML_SP_KEY, or not to exactly one element",
+    ),
+    "unsupported_encryption": (
+        400,
+        "the encrypted data refers to data elsewhere or uses an XML Encryption feature refused here",
+    ),
+    "encrypted_name_id": (400, "the NameID is encrypted and no SAML_SP_KEY is configured to decrypt it"),
     # signatures
     "signature_missing": (400, "no signature by the IdP covers the assertion"),
     "signature_invalid": (400, "a signature does not verify with any configured IdP certificate"),

@@ -22,7 +22,7 @@ from saml2.xmldsig import KeyInfo, X509Certificate, X509Data
 from .checks import Expected, Parts, check_protocol, check_signatures, check_structure
 from .config import Settings
 from .crypto import SignatureVerifier
-from .decrypt import AssertionDecryptor
+from .decrypt import AssertionDecryptor, reveal_name_id
 from .errors import ConfigError, ResponseRejected
 from .identity import IdentityReader
 from .idp import IdPInfo
@@ -231,14 +231,17 @@ class ServiceProvider:
 
     # -- incoming -------------------------------------------------------
     def _decrypt(self, parts: Parts) -> tuple[Parts, dict[str, str]]:
-        """Verify a Response signature over the encrypted form, then decrypt and re-check the shape."""
+        """Verify a Response signature over the encrypted form, then decrypt the assertion into a
+        document of its own and verify its signature there; return the Parts to check."""
         if self.decrypt is None:
             raise ResponseRejected("encrypted_assertion", "set SAML_SP_KEY and SAML_SP_CERT to decrypt")
         verified = {}
         if parts.response_signature is not None:
             verified = check_signatures(parts, self.verify_signature)
-        self.decrypt(parts.assertion)
-        return check_structure(parts.response), verified
+        inner = self.decrypt(parts.assertion)
+        signed = check_signatures(inner, self.verify_signature, verified)
+        outer = Parts(parts.response, inner.assertion, parts.response_signature, inner.assertion_signature)
+        return outer, signed
 
     def process_response(self, saml_response: str | bytes, expected_request_id: str | None) -> Verified:
         """Run every check of ``docs/security.md`` on a posted SAMLResponse.
@@ -257,12 +260,12 @@ class ServiceProvider:
         root = parse_untrusted(data)
         parts = check_structure(root)
         if parts.assertion.tag == q("saml", "EncryptedAssertion"):
-            parts, verified = self._decrypt(parts)
-            signed = check_signatures(parts, self.verify_signature, verified)
+            parts, signed = self._decrypt(parts)
         elif s.require_encryption:
             raise ResponseRejected("encryption_required", "the assertion arrived unencrypted")
         else:
             signed = check_signatures(parts, self.verify_signature)
+        reveal_name_id(parts.assertion, self.decrypt)
         now = self.clock()
         expected = Expected(
             acs_url=s.acs_url,

@@ -35,6 +35,8 @@ HINTS = {
     "authn_statement": "Keycloak: turn on 'Include AuthnStatement' in the client; others: SAML 2.0 Web SSO",
     "name_id": "give the NameID a value in the IdP (such as user.mail), or send an e-mail claim",
     "duplicate_attribute": "two claim mappings in the IdP write the same attribute: remove one",
+    "encrypted_name_id": "set SAML_SP_KEY and SAML_SP_CERT to the key pair the IdP encrypts the NameID for",
+    "unsupported_encryption": "the encrypted data points outside the message: an attack, or report the IdP",
 }
 
 

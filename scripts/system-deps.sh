@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Test-only system packages: real servers the tests start on free loopback ports
-# (redis-server for the shared store, nginx for auth_request). The product itself
-# needs no system package. Installs with apt-get when running as root and missing;
+# (redis-server for the shared store, nginx for auth_request), and the xmlsec1 binary
+# pysaml2's own IdP signs with. The product itself needs no system package. Installs with apt-get when running as root and missing;
 # otherwise says what is missing (tests that need it fail under CI=true).
 set -euo pipefail
 missing=()
@@ -14,6 +14,8 @@ dpkg -s simplesamlphp >/dev/null 2>&1 || missing+=(simplesamlphp)
 command -v php >/dev/null 2>&1 || missing+=(php-cli)
 dpkg -s php-xml >/dev/null 2>&1 || missing+=(php-xml)
 dpkg -s php-mbstring >/dev/null 2>&1 || missing+=(php-mbstring)
+# pysaml2's own IdP (tests/test_pysaml2_idp.py) signs and encrypts with the xmlsec1 binary
+command -v xmlsec1 >/dev/null 2>&1 || missing+=(xmlsec1)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

@@ -19,6 +19,7 @@ from dataclasses import replace
 from typing import Any, Protocol, runtime_checkable
 
 from .errors import ConfigError
+from .masking import redact
 from .user import SAMLUser, normalize_email
 
 __all__ = [
@@ -181,5 +182,5 @@ def directory_from_setting(value: str, *, user_query: str = "", user_id_attribut
             return SQLDirectory(rest, user_query, user_id_attribute=user_id_attribute)
         return PythonDirectory(rest)
     raise bad_setting(
-        f"SAML_USERS must be assertion, file:PATH, sql:URL or python:module:function, got {value!r}"
+        f"SAML_USERS must be assertion, file:PATH, sql:URL or python:module:function, got {redact(value)!r}"
     )

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from lxml import etree
 
 from .errors import ResponseRejected
-from .user import SAMLUser
+from .user import SAMLUser, normalize_email
 from .xmlparse import q
 
 __all__ = ["ENTRA_ALIASES", "IdentityReader"]
@@ -53,7 +53,8 @@ class IdentityReader:
         ``mail``, ``email``, ``upn``).
     :param attribute_map: extra ``alias -> attribute name`` pairs
         (``SAML_ATTRIBUTE_MAP``), added to Entra's aliases.
-    :param allowed_domains: admitted e-mail domains (lower case); empty admits all.
+    :param allowed_domains: admitted e-mail domains, as :func:`normalize_email` gives them;
+        empty admits all.
     :param user_id_attribute: ``SAML_USER_ID_ATTRIBUTE`` (a claim name or alias such as
         ``object_id``): an assertion without a value for it is refused (``no_user_id``).
     """
@@ -84,7 +85,7 @@ class IdentityReader:
             if claim in attributes and alias not in attributes:
                 attributes[alias] = attributes[claim]
         email = self._email(name_id, attributes)
-        domain = email.rsplit("@", 1)[1].lower()
+        domain = normalize_email(email.rsplit("@", 1)[1])
         if self.allowed_domains and domain not in self.allowed_domains:
             raise ResponseRejected("domain_not_allowed", f"domain {domain!r} is not allowed", email=email)
         uid = self.user_id_attribute

@@ -15,6 +15,7 @@ from lxml import etree
 
 from .config import Settings
 from .errors import ConfigError, ResponseRejected
+from .masking import redact
 from .metadata_signature import verify_metadata_signature
 from .pem import load_certificates
 from .xmlparse import parse_untrusted, q
@@ -158,7 +159,7 @@ def load_idp(
             source = "SAML_IDP_METADATA_URL"
             xml = fetcher(settings.idp_metadata_url)
     except (OSError, httpx.HTTPError) as exc:
-        raise ConfigError([f"{source}: cannot load the IdP metadata: {exc}"]) from None
+        raise ConfigError([f"{source}: cannot load the IdP metadata: {redact(str(exc))}"]) from None
     if xml is None:
         return IdPInfo(settings.idp_entity_id, settings.idp_sso_url, settings.idp_cert)
     try:

@@ -27,6 +27,7 @@ import httpx
 from .config import Settings
 from .errors import ResponseRejected
 from .idp import fetch_metadata, idp_from_metadata
+from .masking import redact
 
 if TYPE_CHECKING:
     from .sp import ServiceProvider
@@ -96,7 +97,7 @@ class MetadataRefresher:
                 self.failures += 1
                 logger.warning(
                     "SAML_IDP_METADATA_URL: refresh failed, keeping the last good metadata: %s",
-                    exc,
+                    redact(str(exc)),
                     extra={"saml_event": "metadata_refresh_failed"},
                 )
                 return False

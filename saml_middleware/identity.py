@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 
 from lxml import etree
 
 from .errors import ResponseRejected
-from .user import SAMLUser, normalize_email
+from .user import SAMLUser, compose, normalize_email
 from .xmlparse import q
 
 __all__ = ["ENTRA_ALIASES", "IdentityReader"]
@@ -121,7 +120,7 @@ class IdentityReader:
             claims = [v[0] for c in _EMAIL_CLAIMS if (v := attributes.get(c))]
             candidates = [*claims, name_id] if guest else [name_id, *claims]
         for value in candidates:
-            value = unicodedata.normalize("NFC", value.strip())
+            value = compose(value.strip())  # NFC, look-alike singletons such as the Kelvin sign kept
             if _EMAIL.match(value):
                 return value
         where = self.email_attribute or "NameID or the e-mail claims"

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["SAMLUser", "normalize_email"]
+__all__ = ["SAMLUser", "compose", "normalize_email"]
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,7 @@ class SAMLUser:
     ``request.user.display_name`` and ``@requires("authenticated")`` work.
 
     :param email: the matched e-mail (from the directory record when the
-        directory has one, else as the IdP sent it, NFC-normalised).
+        directory has one, else as the IdP sent it, NFC-normalised by :func:`compose`).
     :param name_id: the full text of the assertion's NameID.
     :param display_name: a name fit for a page header.
     :param attributes: every attribute of the assertion (Entra claim URIs kept
@@ -112,9 +112,18 @@ def normalize_email(email: str) -> str:
        in the same case (``É`` is not ``é``); punycode (``xn--...``) and Unicode
        spellings of a domain are different domains.
     """
-    text = email.strip()
+    return compose(email.strip()).translate(_ASCII_LOWER)
+
+
+def compose(text: str) -> str:
+    """``text`` in Unicode NFC, except that a character NFC would replace by another single
+    character (the Kelvin sign by ``K``) is kept: how an e-mail is spelled once read.
+
+    >>> compose("Jose\u0301") == "Jos\u00e9", compose("\u212aate") == "\u212aate"
+    (True, True)
+    """
     if text.isascii():
-        return text.translate(_ASCII_LOWER)
+        return text
     parts: list[str] = []
     start = 0
     for i, ch in enumerate(text):
@@ -122,4 +131,4 @@ def normalize_email(email: str) -> str:
             parts += [unicodedata.normalize("NFC", text[start:i]), ch]
             start = i + 1
     parts.append(unicodedata.normalize("NFC", text[start:]))
-    return "".join(parts).translate(_ASCII_LOWER)
+    return "".join(parts)

@@ -153,7 +153,7 @@ def test_unsafe_next_through_saml_login_lands_on_the_default(start_flow, evil: s
     flow = start_flow(next_path=evil)
     done = flow.post(flow.fields["SAMLResponse"])
     flow.accepted(done, location="/")
-    # the session, the login cookie deleted, and its entry taken off the pending-login index (nothing injected)
+    # the session, the login cookie deleted, its entry taken off the pending-login index; nothing injected
     names = [c.split("=", 1)[0] for c in done.headers.get_list("set-cookie")]
     assert names == ["saml_session", "saml_login_" + flow.fields["RelayState"], "saml_logins"]
 

@@ -214,3 +214,14 @@ def test_redact_masks_every_credential_in_a_message() -> None:
         "failed: 'https://u:***@h/x?a=1&Password=***&sig=***' (404)"
     )
     assert redact("memory://") == "memory://" and redact("https://h/x?appid=42") == "https://h/x?appid=42"
+
+
+def test_a_key_pasted_without_its_pem_lines_is_never_echoed(idp: DevIdP) -> None:
+    body = "".join(SP_KEY.splitlines()[1:-1])  # the base64 body alone, as copied by mistake
+    base = {"base_url": APP, "secret_key": SAMPLE["secret_key"], "idp_metadata": idp.metadata_xml().decode()}
+    with pytest.raises(ConfigError) as info:
+        Settings(**base, sp_key=body, sp_cert=SP_CERT)
+    message = str(info.value)
+    assert "SAML_SP_KEY" in message and body[:40] not in message and body[-40:] not in message
+    with pytest.raises(ConfigError, match=re.escape("'/etc/app/missing-sp.key' is neither PEM text")):
+        Settings(**base, sp_key="/etc/app/missing-sp.key", sp_cert=SP_CERT)

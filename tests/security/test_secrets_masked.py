@@ -8,6 +8,7 @@ recognisable value: none of them appears. Error messages that quote a URL hide i
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import fields
 from typing import Any
@@ -225,3 +226,20 @@ def test_a_key_pasted_without_its_pem_lines_is_never_echoed(idp: DevIdP) -> None
     assert "SAML_SP_KEY" in message and body[:40] not in message and body[-40:] not in message
     with pytest.raises(ConfigError, match=re.escape("'/etc/app/missing-sp.key' is neither PEM text")):
         Settings(**base, sp_key="/etc/app/missing-sp.key", sp_cert=SP_CERT)
+
+
+def test_proxy_mode_logs_an_unreachable_upstream_without_its_password(
+    settings_factory: Any, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    from saml_middleware.proxy import proxy_app
+
+    from ..asgiclient import asgi_client
+
+    upstream = f"http://gateway:up-pw-1@127.0.0.1:{free_port()}"
+    app = proxy_app(upstream, settings_factory(), clock=clock)
+    caplog.set_level(logging.WARNING, logger="saml_middleware")
+    with asgi_client(app, APP) as client:
+        response = client.get("/public/x")
+    assert response.status_code == 502 and "up-pw-1" not in response.text
+    logged = [r.getMessage() for r in caplog.records if "upstream" in r.getMessage()]
+    assert logged and all("up-pw-1" not in m and "gateway:***@127.0.0.1" in m for m in logged)

@@ -24,6 +24,7 @@ import pytest
 from saml_middleware import SAMLMiddleware, SAMLWSGIMiddleware
 from saml_middleware.cli import main as cli_main
 from saml_middleware.devidp import DEFAULT_USERS, DevIdP, DevUser
+from saml_middleware.errors import ConfigError
 from saml_middleware.stores import MemorySessionStore
 from saml_middleware.user import normalize_email
 
@@ -257,3 +258,21 @@ def test_sessions_revoke_command_keeps_lookalikes_apart_in_redis(
     assert browsers["kate@contoso.com"].get("/").status_code == 302
     assert browsers["b.\u017fimon@contoso.com"].get("/").status_code == 200
     assert browsers["\u212aate@contoso.com"].get("/").status_code == 200
+
+
+def test_a_user_file_may_list_lookalikes_as_distinct_people(tmp_path: Path) -> None:
+    from saml_middleware.user import SAMLUser
+    from saml_middleware.userfile import FileDirectory
+
+    users = tmp_path / "users.csv"
+    rows = [f"{a},{i}a\n{b},{i}b\n" for i, (a, b) in enumerate(LOOKALIKES.values())]
+    users.write_text("email,row\n" + "".join(rows), encoding="utf-8")
+    directory = FileDirectory(users)  # no "repeats the e-mail" error: they are different addresses
+    for i, (listed, sent) in enumerate(LOOKALIKES.values()):
+        for email, row in ((listed, f"{i}a"), (sent, f"{i}b")):
+            found = directory.lookup(SAMLUser(email, email))
+            assert found is not None and found.attributes["row"] == [row]
+    # the same address twice (NFD vs NFC, ASCII case) is still one person: refused at start
+    users.write_text("email\njos\u00e9@contoso.com\nJOSe\u0301@Contoso.COM\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="repeats the e-mail"):
+        FileDirectory(users)

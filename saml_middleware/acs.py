@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qs
 
 from .config import Settings
-from .cookies import CookieCodec, cookie_header
+from .cookies import CookieCodec
 from .directory import UserDirectory
 from .errors import ResponseRejected, StoreUnavailable
 from .http import HTTPRequest, HTTPResponse
 from .metadata_refresh import MetadataRefresher
 from .pages import page
 from .paths import safe_return_path
+from .pending import PENDING_AGE, PendingCookies
 from .sessions import SessionManager
 from .sp import ServiceProvider
 from .user import SAMLUser
@@ -35,7 +36,7 @@ logger = logging.getLogger("saml_middleware")
 T = TypeVar("T")
 #: Runs an awaitable to completion from the calling thread (adapter-specific).
 Resolver = Callable[[Awaitable[Any]], Any]
-LOGIN_COOKIE_AGE = 600
+LOGIN_COOKIE_AGE = PENDING_AGE
 #: An opaque RelayState key: it names the pending login (and logout) cookie.
 RELAY_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}\Z")
 
@@ -75,6 +76,8 @@ class AssertionConsumer:
         #: set by the gate with ``SAML_IDP_METADATA_URL`` (metadata_refresh.py)
         self.refresher: MetadataRefresher | None = None
         self.events = events
+        #: the per-login cookies, at most MAX_PENDING per browser (pending.py)
+        self.pending = PendingCookies(settings, "login", settings.acs_path)
 
     def __call__(self, request: HTTPRequest, resolve: Resolver) -> HTTPResponse:
         started = self.events.timer() if self.events is not None else 0.0
@@ -100,17 +103,17 @@ class AssertionConsumer:
             _, session_cookie = self.sessions.create(user)
         except ResponseRejected as exc:
             self._event("refusal", request, started, ref, email=exc.email, reason=exc.reason)
-            return self._refuse(exc, ref, relay)
+            return self._refuse(exc, ref, request, relay)
         except StoreUnavailable as exc:
             logger.error("SAML login failed: store unavailable ref=%s: %s", ref, exc, extra={"saml_ref": ref})
             self._event("refusal", request, started, ref, reason="store_unavailable")
             body = page("Sign-in is unavailable", "Please try again in a minute.", reference=ref)
-            return HTTPResponse.html(503, body, *self._forget(relay))
+            return HTTPResponse.html(503, body, *self._forget(request, relay))
         except Exception:
             logger.exception("SAML response caused an unexpected error ref=%s", ref, extra={"saml_ref": ref})
             self._event("refusal", request, started, ref, reason="malformed_response")
             return self._refuse(
-                ResponseRejected("malformed_response", "unexpected error"), ref, relay, log=False
+                ResponseRejected("malformed_response", "unexpected error"), ref, request, relay, log=False
             )
         target = (pending or {}).get("n") or (safe_return_path(relay) if relay and not pending else None)
         logger.info(
@@ -122,7 +125,7 @@ class AssertionConsumer:
         )
         self._event("login", request, started, ref, email=user.email)
         return HTTPResponse.redirect(
-            303, target or self.settings.default_redirect, session_cookie, *self._forget(relay)
+            303, target or self.settings.default_redirect, session_cookie, *self._forget(request, relay)
         )
 
     def _event(
@@ -167,22 +170,20 @@ class AssertionConsumer:
     def _pending(self, request: HTTPRequest, relay: str | None) -> dict[str, Any] | None:
         if not relay or not RELAY_KEY.match(relay):
             return None
-        raw = request.cookies.get(login_cookie_name(self.settings, relay))
+        raw = request.cookies.get(self.pending.name(relay))
         data = self.codec.load_login(raw, max_age=LOGIN_COOKIE_AGE) if raw else None
         if data is None or not isinstance(data.get("r"), str):
             return None
         return data
 
-    def _forget(self, relay: str | None) -> list[str]:
-        """Delete the login cookie: it is consumed once, whatever the outcome."""
+    def _forget(self, request: HTTPRequest, relay: str | None) -> list[str]:
+        """Delete the login cookie (it is consumed once, whatever the outcome) and its index entry."""
         if not relay or not RELAY_KEY.match(relay):
             return []
-        secure = self.settings.https
-        name = login_cookie_name(self.settings, relay)
-        return [cookie_header(name, "", path=self.settings.acs_path, max_age=0, secure=secure, samesite=None)]
+        return self.pending.forget(request.headers.get("cookie"), relay)
 
     def _refuse(
-        self, exc: ResponseRejected, ref: str, relay: str | None, *, log: bool = True
+        self, exc: ResponseRejected, ref: str, request: HTTPRequest, relay: str | None, *, log: bool = True
     ) -> HTTPResponse:
         if log:
             logger.warning(
@@ -222,7 +223,7 @@ class AssertionConsumer:
                 reference=ref,
                 extra_html=retry,
             )
-        response = HTTPResponse.html(exc.status, body, *self._forget(relay))
+        response = HTTPResponse.html(exc.status, body, *self._forget(request, relay))
         if exc.status == 405:
             response.headers.append(("allow", "POST"))
         return response

@@ -19,6 +19,7 @@ from .demo import demo_app
 from .devidp import DevIdP, generate_keypair, load_users
 from .errors import ConfigError
 from .expiry import expiry_report
+from .masking import redact
 from .proxy import proxy_command
 from .revoke import add_sessions_command
 from .runner import add_server_options, run_command
@@ -66,7 +67,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         return 1 if args.upstream and _check_upstream(args.upstream) else 2
     print("\nIdP as loaded:")
     print(f"  Entity ID:                 {idp.entity_id}")
-    print(f"  Login URL:                 {idp.sso_url}")
+    print(f"  Login URL:                 {redact(idp.sso_url)}")
     for pem in idp.certificates:
         info = certificate_summary(pem)
         print(f"  Signing certificate:       {info['subject']}, expires {info['not_after']}")
@@ -83,9 +84,12 @@ def _check_upstream(url: str) -> int:
     try:
         answer = httpx.get(url, timeout=5.0, follow_redirects=False)
     except httpx.HTTPError as exc:
-        print(f"\nUpstream {url}: NOT reachable ({type(exc).__name__}: {exc})", file=sys.stderr)
+        print(
+            f"\nUpstream {redact(url)}: NOT reachable ({type(exc).__name__}: {redact(str(exc))})",
+            file=sys.stderr,
+        )
         return 1
-    print(f"\nUpstream {url}: reachable (HTTP {answer.status_code})")
+    print(f"\nUpstream {redact(url)}: reachable (HTTP {answer.status_code})")
     return 0
 
 

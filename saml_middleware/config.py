@@ -24,6 +24,8 @@ from urllib.parse import urlsplit
 from .configrules import base_url_problems, idp_leftover_problems, public_path_problems
 from .errors import ConfigError
 from .keysettings import normalise_keys
+from .masking import SECRET, SECRET_URL, redact
+from .user import normalize_email
 
 __all__ = ["Settings"]
 
@@ -73,26 +75,26 @@ class Settings:
        prints one) and keep it out of source control.
     """
 
-    base_url: str = ""
-    secret_key: tuple[str, ...] = ()
+    base_url: str = field(default="", metadata=SECRET_URL)
+    secret_key: tuple[str, ...] = field(default=(), metadata=SECRET)
     path_prefix: str = "/saml"
-    sp_entity_id: str = ""
+    sp_entity_id: str = field(default="", metadata=SECRET_URL)
     acs_path: str = ""
-    idp_metadata_url: str = ""
+    idp_metadata_url: str = field(default="", metadata=SECRET_URL)
     idp_metadata: str = ""
     idp_metadata_file: str = ""
-    idp_sso_url: str = ""
-    idp_slo_url: str = ""
-    idp_entity_id: str = ""
+    idp_sso_url: str = field(default="", metadata=SECRET_URL)
+    idp_slo_url: str = field(default="", metadata=SECRET_URL)
+    idp_entity_id: str = field(default="", metadata=SECRET_URL)
     idp_cert: tuple[str, ...] = ()
     idp_metadata_cert: tuple[str, ...] = ()
     idp_metadata_refresh: int = 86400
-    sp_key: str = ""
+    sp_key: str = field(default="", metadata=SECRET)
     sp_cert: str = ""
-    sp_key_next: str = ""
+    sp_key_next: str = field(default="", metadata=SECRET)
     sp_cert_next: str = ""
     email_attribute: str = ""
-    users: str = "assertion"
+    users: str = field(default="assertion", metadata=SECRET_URL)
     user_query: str = ""
     user_id_attribute: str = ""
     allowed_domains: tuple[str, ...] = ()
@@ -105,14 +107,14 @@ class Settings:
     session_max_age: int = 28800
     session_idle_timeout: int = 3600
     session_store: str = "cookie"
-    store_url: str = "memory://"
+    store_url: str = field(default="memory://", metadata=SECRET_URL)
     public_paths: tuple[str, ...] = ()
     clock_skew: int = 180
     response_max_age: int = 300
     max_body: int = 256 * 1024
     enabled: bool = True
     admin_emails: tuple[str, ...] = ()
-    metrics_token: str = ""
+    metrics_token: str = field(default="", metadata=SECRET)
     header_user: str = "X-Remote-User"
     header_email: str = "X-Remote-Email"
     header_name: str = "X-Remote-Name"
@@ -129,7 +131,9 @@ class Settings:
                 "SAML_BASE_URL is required (the app's external URL, e.g. https://app.example.com)"
             )
         elif parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-            problems.append(f"SAML_BASE_URL must be an http(s) URL without query, got {self.base_url!r}")
+            problems.append(
+                f"SAML_BASE_URL must be an http(s) URL without query, got {redact(self.base_url)!r}"
+            )
         set_(self, "base_url", base)
         problems.extend(base_url_problems(base))
 
@@ -170,15 +174,16 @@ class Settings:
         if not (self.users == "assertion" or self.users.split(":", 1)[0] in ("file", "sql", "python")):
             problems.append(
                 "SAML_USERS must be assertion, file:PATH, sql:URL or python:module:function, "
-                f"got {self.users!r}"
+                f"got {redact(self.users)!r}"
             )
         if self.users.startswith("sql:") and not self.user_query:
             problems.append("SAML_USER_QUERY is required with SAML_USERS=sql:... (a query taking :email)")
         if self.session_store not in ("cookie", "server"):
             problems.append(f"SAML_SESSION_STORE must be cookie or server, got {self.session_store!r}")
         if self.store_url.split(":", 1)[0] not in ("memory", "redis", "rediss"):
-            shown = self.store_url.rsplit("@", 1)[-1]  # never echo a password
-            problems.append(f"SAML_STORE_URL must be memory:// or redis://..., got {shown!r}")
+            problems.append(
+                f"SAML_STORE_URL must be memory:// or redis://..., got {redact(self.store_url)!r}"
+            )
         for name in (
             "session_max_age",
             "session_idle_timeout",
@@ -194,8 +199,10 @@ class Settings:
             problems.append("SAML_DEFAULT_REDIRECT must be a path on this site, e.g. /")
         problems.extend(public_path_problems(self.public_paths))
         set_(self, "public_paths", tuple("/" + p.lstrip("/") for p in self.public_paths))
-        set_(self, "allowed_domains", tuple(d.lower().lstrip("@") for d in self.allowed_domains))
-        set_(self, "admin_emails", tuple(e.casefold() for e in self.admin_emails))
+        # compared as identities: NFC + A-Z lower-cased only, never casefold (user.normalize_email)
+        domains = (normalize_email(d.strip().lstrip("@")) for d in self.allowed_domains)
+        set_(self, "allowed_domains", tuple(domains))
+        set_(self, "admin_emails", tuple(normalize_email(e) for e in self.admin_emails))
         if problems:
             raise ConfigError(problems)
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
-import unicodedata
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import Any, Protocol, runtime_checkable
 
 from .errors import ConfigError
-from .user import SAMLUser, normalize_email
+from .masking import redact
+from .user import SAMLUser, compose, normalize_email
 
 __all__ = [
     "AssertionDirectory",
@@ -69,7 +69,7 @@ def merge_record(user: SAMLUser, record: Mapping[str, Any]) -> SAMLUser:
     fields = {k: str(record[k]).strip() for k in _FIELDS if record.get(k) is not None}
     changes: dict[str, Any] = {"attributes": dict(user.attributes)}
     if fields.get("email"):
-        changes["email"] = unicodedata.normalize("NFC", fields["email"])
+        changes["email"] = compose(fields["email"])
     if fields.get("display_name") or fields.get("name"):
         changes["display_name"] = fields.get("display_name") or fields["name"]
     for key, value in record.items():
@@ -181,5 +181,5 @@ def directory_from_setting(value: str, *, user_query: str = "", user_id_attribut
             return SQLDirectory(rest, user_query, user_id_attribute=user_id_attribute)
         return PythonDirectory(rest)
     raise bad_setting(
-        f"SAML_USERS must be assertion, file:PATH, sql:URL or python:module:function, got {value!r}"
+        f"SAML_USERS must be assertion, file:PATH, sql:URL or python:module:function, got {redact(value)!r}"
     )

@@ -17,10 +17,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, quote
 
-from .acs import LOGIN_COOKIE_AGE, AssertionConsumer, Resolver, login_cookie_name
+from .acs import AssertionConsumer, Resolver
 from .config import Settings
 from .configcheck import log_startup_warnings
-from .cookies import CookieCodec, cookie_header
+from .cookies import CookieCodec
 from .directory import UserDirectory, directory_from_setting
 from .errors import StoreUnavailable
 from .http import HTTPRequest, HTTPResponse
@@ -206,7 +206,7 @@ class Gate:
             and wants_html
             and request.headers.get("x-requested-with") is None
         ):
-            return self._start_login(safe_return_path(target) or self.settings.default_redirect)
+            return self._start_login(request, safe_return_path(target) or self.settings.default_redirect)
         login_url = f"{self.settings.base_url}{self.settings.login_path}?next={quote(target, safe='/')}"
         return HTTPResponse.json(
             401,
@@ -246,31 +246,21 @@ class Gate:
         except StoreUnavailable as exc:
             return self.unavailable(request, exc)
 
-    def _start_login(self, next_path: str) -> HTTPResponse:
+    def _start_login(self, request: HTTPRequest, next_path: str) -> HTTPResponse:
         if self.refresher is not None:
             self.refresher.refresh_if_due()
         relay = self.token(18)
         login = self.sp.build_login(relay)
         value = self.codec.dump_login({"r": login.request_id, "n": next_path})
-        https = self.settings.https
-        cookie = cookie_header(
-            login_cookie_name(self.settings, relay),
-            value,
-            path=self.settings.acs_path,
-            max_age=LOGIN_COOKIE_AGE,
-            secure=https,
-            # The IdP's POST to the ACS is cross-site: SameSite=None (needs
-            # Secure). On plain http, browsers' default (Lax, with top-level
-            # POSTs allowed for two minutes) is the only thing that works.
-            samesite="None" if https else None,
-        )
-        return HTTPResponse.redirect(302, login.url, cookie)
+        # its own cookie (sent to the ACS only), the oldest pending logins beyond the bound expired
+        cookies = self.acs.pending.start(request.headers.get("cookie"), relay, value)
+        return HTTPResponse.redirect(302, login.url, *cookies)
 
     def _login(self, request: HTTPRequest, resolve: Resolver) -> HTTPResponse:
         if request.method not in ("GET", "HEAD"):
             return HTTPResponse.html(405, page("Method not allowed", "Use GET."))
         nxt = parse_qs(request.query).get("next", [""])[0]
-        return self._start_login(safe_return_path(nxt) or self.settings.default_redirect)
+        return self._start_login(request, safe_return_path(nxt) or self.settings.default_redirect)
 
     def _metadata(self, request: HTTPRequest, resolve: Resolver) -> HTTPResponse:
         headers = [

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 
 from lxml import etree
 
 from .attributes import read_attributes
 from .errors import ResponseRejected
-from .user import SAMLUser
+from .user import SAMLUser, compose, normalize_email
 from .xmlparse import q
 
 __all__ = ["ENTRA_ALIASES", "IdentityReader"]
@@ -54,7 +53,8 @@ class IdentityReader:
         ``mail``, ``email``, ``upn``).
     :param attribute_map: extra ``alias -> attribute name`` pairs
         (``SAML_ATTRIBUTE_MAP``), added to Entra's aliases.
-    :param allowed_domains: admitted e-mail domains (lower case); empty admits all.
+    :param allowed_domains: admitted e-mail domains, as :func:`normalize_email` gives them;
+        empty admits all.
     :param user_id_attribute: ``SAML_USER_ID_ATTRIBUTE`` (a claim name or alias such as
         ``object_id``): an assertion without a value for it is refused (``no_user_id``).
     """
@@ -92,7 +92,7 @@ class IdentityReader:
                     "name_id", "the Subject has no NameID and no e-mail claim names the user"
                 ) from None
             raise
-        domain = email.rsplit("@", 1)[1].lower()
+        domain = normalize_email(email.rsplit("@", 1)[1])
         if self.allowed_domains and domain not in self.allowed_domains:
             raise ResponseRejected("domain_not_allowed", f"domain {domain!r} is not allowed", email=email)
         uid = self.user_id_attribute
@@ -128,7 +128,7 @@ class IdentityReader:
             claims = [v[0] for c in _EMAIL_CLAIMS if (v := attributes.get(c))]
             candidates = [*claims, name_id] if guest else [name_id, *claims]
         for value in candidates:
-            value = unicodedata.normalize("NFC", value.strip())
+            value = compose(value.strip())  # NFC, look-alike singletons such as the Kelvin sign kept
             if _EMAIL.match(value):
                 return value
         where = self.email_attribute or "NameID or the e-mail claims"

@@ -15,6 +15,7 @@ from lxml import etree
 
 from .config import Settings
 from .errors import ConfigError, ResponseRejected
+from .masking import redact
 from .metadata_signature import verify_metadata_signature
 from .pem import load_certificates
 from .xmlparse import parse_untrusted, q
@@ -181,7 +182,9 @@ def load_idp(
     except (OSError, httpx.HTTPError) as exc:
         where = settings.idp_metadata_url if source == "SAML_IDP_METADATA_URL" else settings.idp_metadata_file
         why = str(exc) or type(exc).__name__
-        raise ConfigError([f"{source}: cannot load the IdP metadata from {where}: {why}"]) from None
+        raise ConfigError(
+            [f"{source}: cannot load the IdP metadata from {redact(str(where))}: {redact(why)}"]
+        ) from None
     if xml is None:
         return IdPInfo(settings.idp_entity_id, settings.idp_sso_url, settings.idp_cert)
     try:

@@ -22,11 +22,12 @@ from urllib.parse import parse_qs
 
 from .acs import LOGIN_COOKIE_AGE, RELAY_KEY, Resolver
 from .config import Settings
-from .cookies import CookieCodec, cookie_header
+from .cookies import CookieCodec
 from .errors import ResponseRejected, StoreUnavailable
 from .http import HTTPRequest, HTTPResponse
 from .idp import IdPInfo
 from .pages import page
+from .pending import PendingCookies
 from .server_sessions import ServerSessionManager
 from .sessions import Session, SessionManager
 from .slo import LogoutMessage, LogoutVerifier, matches
@@ -66,6 +67,8 @@ class SingleLogout:
         self.codec = codec
         self.token = token
         self.path = settings.path_prefix + "/sls"
+        #: the per-logout cookies, at most MAX_PENDING per browser (pending.py)
+        self.pending = PendingCookies(settings, "logout", self.path)
         self._verifier: tuple[IdPInfo, LogoutVerifier] | None = None
         link = f'<p><a href="{escape(settings.login_path)}">Sign in again</a></p>'
         #: the page once the session ended here (the local logout endpoint shows it too)
@@ -87,15 +90,18 @@ class SingleLogout:
         return self._verifier[1]
 
     # -- SP-initiated -----------------------------------------------------
-    def start(self, session: Session, *cookies: str) -> HTTPResponse | None:
-        """After ``session`` ended locally: the redirect to the IdP's SLO, or ``None`` without one."""
+    def start(self, session: Session, *cookies: str, header: str | None = None) -> HTTPResponse | None:
+        """After ``session`` ended locally: the redirect to the IdP's SLO, or ``None`` without one.
+
+        :param header: the request's ``Cookie`` header (bounds the pending logouts).
+        """
         slo = self.slo_url
         if not slo or not session.user.name_id:
             return None
         relay = self.token(18)
         request = self.sp.build_logout(session.user, slo, relay)
         value = self.codec.dump_login({"r": request.request_id, "k": "logout"})
-        return HTTPResponse.redirect(303, request.url, *cookies, self._cookie(relay, value, LOGIN_COOKIE_AGE))
+        return HTTPResponse.redirect(303, request.url, *cookies, *self.pending.start(header, relay, value))
 
     # -- the single logout service ---------------------------------------
     def __call__(self, request: HTTPRequest, resolve: Resolver) -> HTTPResponse:
@@ -110,17 +116,20 @@ class SingleLogout:
             else:
                 message = self.verifier().from_redirect(request.query, pending)
             if message.kind == "LogoutResponse":
-                return self._completed(message, pending or "", ref)
+                return self._completed(request, message, pending or "", ref)
             return self._requested(request, message, ref)
         except ResponseRejected as exc:
-            return self._refuse(exc, ref, relay)
+            return self._refuse(exc, ref, request, relay)
         except StoreUnavailable:
             raise
         except Exception:
             logger.exception("SAML logout message caused an unexpected error ref=%s", ref)
-            return self._refuse(ResponseRejected("logout_invalid", "unexpected error"), ref, relay, log=False)
+            error = ResponseRejected("logout_invalid", "unexpected error")
+            return self._refuse(error, ref, request, relay, log=False)
 
-    def _completed(self, message: LogoutMessage, request_id: str, ref: str) -> HTTPResponse:
+    def _completed(
+        self, request: HTTPRequest, message: LogoutMessage, request_id: str, ref: str
+    ) -> HTTPResponse:
         key = f"{self.settings.sp_entity_id}|request|{request_id}"
         if not self.sp.replay.add(key, self.sp.clock() + LOGIN_COOKIE_AGE):
             raise ResponseRejected("logout_in_response_to", "this logout request was already answered")
@@ -131,7 +140,7 @@ class SingleLogout:
             extra={"saml_event": "logout", "saml_ref": ref},
         )
         return HTTPResponse.html(
-            200, self.signed_out, self.sessions.clear_header(), *self._forget(message.relay_state)
+            200, self.signed_out, self.sessions.clear_header(), *self._forget(request, message.relay_state)
         )
 
     def _requested(self, request: HTTPRequest, message: LogoutMessage, ref: str) -> HTTPResponse:
@@ -189,29 +198,19 @@ class SingleLogout:
     def _pending(self, request: HTTPRequest, relay: str | None) -> str | None:
         if not relay or not RELAY_KEY.match(relay):
             return None
-        raw = request.cookies.get(logout_cookie_name(self.settings, relay))
+        raw = request.cookies.get(self.pending.name(relay))
         data = self.codec.load_login(raw, max_age=LOGIN_COOKIE_AGE) if raw else None
         if data is None or data.get("k") != "logout" or not isinstance(data.get("r"), str):
             return None
         return str(data["r"])
 
-    def _cookie(self, relay: str, value: str, max_age: int) -> str:
-        https = self.settings.https
-        # The IdP may come back with a cross-site POST: SameSite=None where browsers allow it.
-        return cookie_header(
-            logout_cookie_name(self.settings, relay),
-            value,
-            path=self.path,
-            max_age=max_age,
-            secure=https,
-            samesite="None" if https else None,
-        )
-
-    def _forget(self, relay: str | None) -> list[str]:
-        return [self._cookie(relay, "", 0)] if relay and RELAY_KEY.match(relay) else []
+    def _forget(self, request: HTTPRequest, relay: str | None) -> list[str]:
+        if not relay or not RELAY_KEY.match(relay):
+            return []
+        return self.pending.forget(request.headers.get("cookie"), relay)
 
     def _refuse(
-        self, exc: ResponseRejected, ref: str, relay: str | None, *, log: bool = True
+        self, exc: ResponseRejected, ref: str, request: HTTPRequest, relay: str | None, *, log: bool = True
     ) -> HTTPResponse:
         if log:
             logger.warning(
@@ -228,4 +227,4 @@ class SingleLogout:
             "sign out from its pages; if this keeps happening give your administrator the reference below.",
             reference=ref,
         )
-        return HTTPResponse.html(exc.status if exc.status < 500 else 400, body, *self._forget(relay))
+        return HTTPResponse.html(exc.status if exc.status < 500 else 400, body, *self._forget(request, relay))

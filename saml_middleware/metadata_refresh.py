@@ -27,6 +27,7 @@ import httpx
 from .config import Settings
 from .errors import ResponseRejected
 from .idp import fetch_metadata, idp_from_metadata
+from .masking import redact
 
 if TYPE_CHECKING:
     from .sp import ServiceProvider
@@ -96,8 +97,8 @@ class MetadataRefresher:
                 self.failures += 1
                 logger.warning(
                     "SAML_IDP_METADATA_URL: refresh from %s failed, keeping the last good metadata: %s",
-                    self.settings.idp_metadata_url,
-                    str(exc) or type(exc).__name__,
+                    redact(self.settings.idp_metadata_url or ""),
+                    redact(str(exc) or type(exc).__name__),
                     extra={"saml_event": "metadata_refresh_failed"},
                 )
                 return False

@@ -21,6 +21,7 @@ from .metrics import Metrics, metrics_access
 from .pages import page
 from .sessions import Session
 from .setup_page import render_setup
+from .user import normalize_email
 
 if TYPE_CHECKING:
     from .gate import Gate
@@ -191,5 +192,5 @@ class Operations:
         return HTTPResponse.html(200, body, *cookies)
 
     def is_admin(self, email: str) -> bool:
-        """Is ``email`` in ``SAML_ADMIN_EMAILS`` (case-insensitive)?"""
-        return email.casefold() in self.settings.admin_emails
+        """Is ``email`` in ``SAML_ADMIN_EMAILS`` (compared by :func:`normalize_email`)?"""
+        return normalize_email(email) in self.settings.admin_emails

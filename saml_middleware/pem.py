@@ -128,7 +128,9 @@ def load_private_key(value: str | bytes) -> str:
     if isinstance(value, str) and not value.strip().startswith("-----BEGIN"):
         path = value.strip()
         if not os.path.isfile(path):
-            raise ValueError(f"{_shown(path)} is neither PEM text nor a readable key file")
+            # a key body pasted without its PEM lines is key material: never echo it
+            shown = "the value" if re.search(r"\s|[A-Za-z0-9+/=]{40}", path) else repr(path)
+            raise ValueError(f"{shown} is neither PEM text nor a readable key file")
         with open(path, "rb") as fh:
             data = fh.read()
     else:

@@ -23,6 +23,7 @@ from .asgi import ASGIApp, Receive, SAMLMiddleware, Scope, Send
 from .config import Settings
 from .errors import ConfigError
 from .identity_headers import IdentityHeaders
+from .masking import redact
 from .pages import page
 from .user import SAMLUser
 
@@ -56,7 +57,7 @@ def _check_upstream(upstream: str) -> str:
     parts = urlsplit(upstream)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
         raise ConfigError(
-            [f"the upstream must be an http(s) URL such as http://127.0.0.1:8080, got {upstream!r}"]
+            [f"the upstream must be an http(s) URL such as http://127.0.0.1:8080, got {redact(upstream)!r}"]
         )
     return upstream.rstrip("/")
 
@@ -146,11 +147,11 @@ class ReverseProxy:
         try:
             response = await self.client.send(request, stream=True)
         except httpx.TimeoutException as exc:
-            logger.warning("upstream %s timed out: %r", self.upstream, exc)
+            logger.warning("upstream %s timed out: %s", redact(self.upstream), redact(repr(exc)))
             await _page(send, 504, "Gateway timeout", "The application did not answer in time.")
             return
         except httpx.TransportError as exc:
-            logger.warning("upstream %s unreachable: %r", self.upstream, exc)
+            logger.warning("upstream %s unreachable: %s", redact(self.upstream), redact(repr(exc)))
             await _page(send, 502, "Bad gateway", "The application is not reachable. Try again shortly.")
             return
         try:

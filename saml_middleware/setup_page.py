@@ -7,7 +7,6 @@ masked, and the last refusals.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import fields
 from datetime import datetime, timezone
@@ -16,12 +15,9 @@ from html import escape
 from .audit import AuditEvent
 from .config import Settings
 from .expiry import CertificateStatus
+from .masking import redact, secrecy, shown_secret
 
 __all__ = ["masked_settings", "render_setup"]
-
-#: Fields never shown, whatever their value.
-SECRET_FIELDS = frozenset({"secret_key", "sp_key", "metrics_token"})
-_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@/\s]+@")
 
 _STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:60rem;margin:1.5rem auto;padding:0 1rem;"
@@ -38,29 +34,28 @@ _SCRIPT = (
 )
 
 
-def mask(value: str) -> str:
-    """A password in a URL replaced by ``***`` (``redis://:pw@host`` -> ``redis://:***@host``)."""
-    return _URL_PASSWORD.sub(r"\1***@", value)
-
-
 def masked_settings(settings: Settings) -> list[tuple[str, str]]:
-    """``(SAML_NAME, shown value)`` for every setting; secrets masked, long values summarised."""
+    """``(SAML_NAME, shown value)`` for every setting; long values summarised.
+
+    Secrets are masked by the mark on their field (:func:`~saml_middleware.masking.secrecy`):
+    keys and tokens show only whether they are set, URLs hide their credentials.
+    """
     out = []
     for f in fields(settings):
         value = getattr(settings, f.name)
-        if f.name in SECRET_FIELDS:
-            count = len(value) if isinstance(value, tuple) else int(bool(value))
-            shown = f"*** ({count} set)" if count else "(not set)"
-        elif f.name in ("idp_metadata", "sp_cert"):
+        kind = secrecy(f)
+        if kind is not None:
+            shown = shown_secret(kind, value)
+        elif f.name in ("idp_metadata", "sp_cert", "sp_cert_next"):
             shown = f"({len(value)} characters)" if value else ""
-        elif f.name == "idp_cert":
+        elif f.name in ("idp_cert", "idp_metadata_cert"):
             shown = f"({len(value)} certificate{'s' if len(value) != 1 else ''})"
         elif isinstance(value, tuple):
             shown = ", ".join(value)
         elif isinstance(value, dict) or hasattr(value, "items"):
             shown = ", ".join(f"{k}={v}" for k, v in dict(value).items())
         else:
-            shown = mask(str(value))
+            shown = redact(str(value))  # unmarked fields too: a credential never shows
         out.append(("SAML_" + f.name.upper(), shown))
     return out
 
@@ -118,7 +113,7 @@ def render_setup(
         f'<p><a href="{metadata}" download="sp-metadata.xml">Download the SP metadata (XML)</a></p>'
         "<h2>Identity provider as loaded</h2><div class=scroll><table>"
         f"<tr><th>Entity ID</th><td><code>{escape(idp_entity_id)}</code></td></tr>"
-        f"<tr><th>Sign-on URL</th><td><code>{escape(idp_sso_url)}</code></td></tr></table></div>"
+        f"<tr><th>Sign-on URL</th><td><code>{escape(redact(idp_sso_url))}</code></td></tr></table></div>"
         "<h2>Certificates</h2><div class=scroll><table><tr><th>Role</th><th>Subject</th>"
         f"<th>SHA-256 fingerprint</th><th>Expires</th></tr>{certs}</table></div>"
         "<h2>Recent refusals (newest first)</h2><div class=scroll><table><tr><th>Time</th><th>Reason</th>"

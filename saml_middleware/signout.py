@@ -65,7 +65,8 @@ class SignOut:
         if secrets.compare_digest(token.encode(), session.logout_token.encode()):
             self._end(request, session)
             clear = self.sessions.clear_header()
-            return self.slo.start(session, clear) or HTTPResponse.html(200, self.slo.signed_out, clear)
+            started = self.slo.start(session, clear, header=request.headers.get("cookie"))
+            return started or HTTPResponse.html(200, self.slo.signed_out, clear)
         form = (
             f'<form method="post" action="{escape(self.settings.logout_path)}">'
             "<button type=submit>Sign out</button></form>"
@@ -83,7 +84,8 @@ class SignOut:
         if session is None:
             return HTTPResponse.redirect(303, self.settings.logout_path, clear)
         self._end(request, session)
-        return self.slo.start(session, clear) or HTTPResponse.redirect(303, self.settings.logout_path, clear)
+        started = self.slo.start(session, clear, header=request.headers.get("cookie"))
+        return started or HTTPResponse.redirect(303, self.settings.logout_path, clear)
 
     def _end(self, request: HTTPRequest, session: Session) -> None:
         self.sessions.end(session)

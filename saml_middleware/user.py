@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["SAMLUser", "normalize_email"]
+__all__ = ["SAMLUser", "compose", "normalize_email"]
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,7 @@ class SAMLUser:
     ``request.user.display_name`` and ``@requires("authenticated")`` work.
 
     :param email: the matched e-mail (from the directory record when the
-        directory has one, else as the IdP sent it, NFC-normalised).
+        directory has one, else as the IdP sent it, NFC-normalised by :func:`compose`).
     :param name_id: the full text of the assertion's NameID.
     :param display_name: a name fit for a page header.
     :param attributes: every attribute of the assertion (Entra claim URIs kept
@@ -78,14 +78,57 @@ class SAMLUser:
         )
 
 
+#: A-Z to a-z and nothing else: the only case folding identities ever get.
+_ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
+
+
+def _singleton(ch: str) -> bool:
+    """Does NFC replace ``ch`` by another single character (KELVIN SIGN -> K, OHM SIGN -> Omega)?"""
+    decomposed = unicodedata.normalize("NFD", ch)
+    return len(decomposed) == 1 and decomposed != ch
+
+
 def normalize_email(email: str) -> str:
-    """The key e-mails are matched by: stripped, NFC-normalised, case-folded.
+    """The key two e-mail addresses (or two domains) are compared by; the one rule everywhere.
 
-    >>> normalize_email(" Jose\\u0301@Example.COM ") == normalize_email("josé@example.com")
+    Stripped, NFC-normalised, then lower-cased for ``A-Z`` only. Two addresses
+    are the same user exactly when their keys are equal. The user directories,
+    ``SAML_ADMIN_EMAILS``, ``SAML_ALLOWED_DOMAINS``, the session index behind
+    ``sessions revoke`` and the dev IdP all use it.
+
+    >>> normalize_email(" Jose\u0301@Example.COM ") == normalize_email("josé@example.com")
     True
+    >>> normalize_email("b.\u017fimon@contoso.com") == normalize_email("b.simon@contoso.com")
+    False
 
-    .. warning:: NFC, never NFKC. Compatibility folding would turn a look-alike
-       such as a full-width ``\uff42ob@example.com`` into ``bob@example.com`` and
-       hand Bob's account to whoever the IdP knows by the look-alike.
+    .. warning:: No Unicode case folding and no compatibility folding, ever:
+       ``casefold()`` maps the long s (``\\u017f``) to ``s`` and ``ß`` to ``ss``,
+       ``lower()`` maps the Kelvin sign to ``k`` and ``İ`` to ``i`` + a dot, NFKC
+       maps the full-width ``\\uff42`` to ``b``. Each would hand one person's account
+       to whoever the IdP knows by the look-alike. For the same reason the few
+       characters that NFC itself replaces by another single character (the
+       Kelvin sign, the Ohm sign, the Angstrom sign, CJK compatibility
+       ideographs) are kept as they are. Non-ASCII letters therefore match only
+       in the same case (``É`` is not ``é``); punycode (``xn--...``) and Unicode
+       spellings of a domain are different domains.
     """
-    return unicodedata.normalize("NFC", email.strip()).casefold()
+    return compose(email.strip()).translate(_ASCII_LOWER)
+
+
+def compose(text: str) -> str:
+    """``text`` in Unicode NFC, except that a character NFC would replace by another single
+    character (the Kelvin sign by ``K``) is kept: how an e-mail is spelled once read.
+
+    >>> compose("Jose\u0301") == "Jos\u00e9", compose("\u212aate") == "\u212aate"
+    (True, True)
+    """
+    if text.isascii():
+        return text
+    parts: list[str] = []
+    start = 0
+    for i, ch in enumerate(text):
+        if ch > "\x7f" and _singleton(ch):
+            parts += [unicodedata.normalize("NFC", text[start:i]), ch]
+            start = i + 1
+    parts.append(unicodedata.normalize("NFC", text[start:]))
+    return "".join(parts)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .directory import bad_setting, merge_record
-from .user import SAMLUser
+from .masking import redact
+from .user import SAMLUser, normalize_email
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -17,7 +18,9 @@ __all__ = ["SQLDirectory"]
 class SQLDirectory:
     """``SAML_USERS=sql:URL`` with ``SAML_USER_QUERY``: users from a database table.
 
-    The query runs with the bound parameter ``:email`` (the IdP's e-mail) and,
+    The query runs with the bound parameter ``:email`` (the IdP's e-mail as
+    :func:`~saml_middleware.user.normalize_email` gives it: NFC, ``A-Z``
+    lower-cased, no other folding) and,
     with ``SAML_USER_ID_ATTRIBUTE``, ``:user_id`` (that attribute's value); the
     first row admits the user and its columns become local attributes
     (``email``, ``display_name`` and ``name`` set those fields; see
@@ -32,10 +35,14 @@ class SQLDirectory:
 
         SAML_USERS=sql:postgresql+psycopg://app@db/app
         SAML_USER_QUERY="SELECT email, full_name AS display_name, role
-                         FROM users WHERE lower(email) = lower(:email)"
+                         FROM users WHERE email_key = :email"
 
-    .. warning:: Matching is the query's job: compare case-insensitively, as
-       ``lower(...)`` does above. ``lookup`` blocks on the database.
+    .. warning:: Compare ``:email`` with stored values normalised the same way
+       (a column filled with ``normalize_email(email)``), never with the
+       database's ``lower()``, ``upper()`` or a case-insensitive collation: those
+       fold Unicode (the Kelvin sign to ``k``, ``ß`` to ``ss`` in some
+       collations) and would let a look-alike address match another person's
+       row. ``lookup`` blocks on the database.
     """
 
     def __init__(self, url: str, query: str, *, user_id_attribute: str = "") -> None:
@@ -62,11 +69,12 @@ class SQLDirectory:
         try:
             self._engine: Engine = sqlalchemy.create_engine(url)
         except (sqlalchemy.exc.ArgumentError, ImportError) as exc:
-            raise bad_setting(f"SAML_USERS=sql: unusable database URL: {exc}") from None
+            raise bad_setting(f"SAML_USERS=sql: unusable database URL: {redact(str(exc))}") from None
 
     def lookup(self, user: SAMLUser) -> SAMLUser | None:
         with self._engine.connect() as conn:
-            values = {"email": user.email, "user_id": user.first(self._user_id_attribute, "")}
+            email = normalize_email(user.email)
+            values = {"email": email, "user_id": user.first(self._user_id_attribute, "")}
             row = conn.execute(self._query, {k: v for k, v in values.items() if k in self._params}).first()
         return None if row is None else merge_record(user, dict(row._mapping))
 

@@ -16,6 +16,7 @@ import wsproto.events
 from httpx_ws import AsyncWebSocketSession, HTTPXWSException, WebSocketDisconnect, aconnect_ws
 
 from .asgi import Receive, Scope, Send
+from .masking import redact
 
 if TYPE_CHECKING:
     from .proxy import ReverseProxy
@@ -74,5 +75,5 @@ async def forward_websocket(proxy: ReverseProxy, scope: Scope, receive: Receive,
                 tasks.start_soon(client_to_upstream)
                 tasks.start_soon(upstream_to_client)
     except (HTTPXWSException, httpx.TransportError) as exc:
-        logger.warning("upstream WebSocket %s failed: %r", url, exc)
+        logger.warning("upstream WebSocket %s failed: %s", redact(url), redact(repr(exc)))
         await send({"type": "websocket.close", "code": 1011, "reason": "upstream unavailable"})

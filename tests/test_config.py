@@ -125,7 +125,10 @@ def test_bad_metadata_is_a_config_error_naming_the_variable(tmp_path: Path) -> N
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        ({"SAML_STORE_URL": "redis://:hunter2@cache:port/0"}, "SAML_STORE_URL='redis://cache:port/0'"),
+        (
+            {"SAML_STORE_URL": "redis://:hunter2@cache:port/0"},
+            "SAML_STORE_URL='redis://:\\*\\*\\*@cache:port/0'",
+        ),
         ({"SAML_STORE_URL": "memcached://:hunter2@cache"}, "SAML_STORE_URL must be memory://"),
         ({"SAML_SESSION_STORE": "database"}, "SAML_SESSION_STORE must be cookie or server"),
         ({"SAML_USERS": "ldap:whatever"}, "SAML_USERS must be"),

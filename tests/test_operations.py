@@ -9,8 +9,9 @@ import pytest
 
 from saml_middleware.audit import AuditEvent, emit
 from saml_middleware.http import HTTPRequest
+from saml_middleware.masking import redact
 from saml_middleware.metrics import metrics_access
-from saml_middleware.setup_page import mask, masked_settings
+from saml_middleware.setup_page import masked_settings
 
 from .conftest import START
 
@@ -210,7 +211,7 @@ def test_masked_settings_hide_secrets_and_url_passwords(settings_factory) -> Non
     assert shown["SAML_STORE_URL"] == "redis://:***@cache:6379/0"
     assert shown["SAML_USERS"] == "sql:postgresql://u:***@db/x"
     assert shown["SAML_SP_KEY"] == "(not set)"
-    assert mask("https://host/x") == "https://host/x"
+    assert redact("https://host/x") == "https://host/x"
 
 
 def test_operations_doc_covers_every_reason_code_and_metric(make_app, browser_factory) -> None:

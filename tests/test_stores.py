@@ -183,7 +183,10 @@ def test_unreachable_redis_fails_closed_without_echoing_the_password(clock: Cloc
 
 
 def test_password_is_never_shown() -> None:
-    assert safe_url("rediss://user:s3cret@cache.example.com:6380/2") == "rediss://cache.example.com:6380/2"
+    assert (
+        safe_url("rediss://user:s3cret@cache.example.com:6380/2")
+        == "rediss://user:***@cache.example.com:6380/2"
+    )
 
 
 def test_password_from_the_url_and_tls_scheme_are_used() -> None:

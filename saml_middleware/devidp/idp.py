@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 from starlette.applications import Starlette
 
+from ..user import normalize_email
 from .app import build_app
 from .authnrequest import AuthnRequestInfo, parse_authn_request
 from .encrypt import encrypt_assertion
@@ -115,9 +116,9 @@ class DevIdP:
         for user in self._users:
             if not isinstance(user, DevUser):
                 raise ValueError(f"users must be DevUser objects, not {type(user).__name__}")
-            if user.email.lower() in self._by_email:
+            if normalize_email(user.email) in self._by_email:
                 raise ValueError(f"two users have the e-mail {user.email!r}")
-            self._by_email[user.email.lower()] = user
+            self._by_email[normalize_email(user.email)] = user
         if (key_pem is None) != (cert_pem is None):
             raise ValueError("give both key_pem and cert_pem, or neither")
         if key_pem is None or cert_pem is None:
@@ -194,9 +195,10 @@ class DevIdP:
         return self._users
 
     def get_user(self, email: str) -> DevUser:
-        """The user with this e-mail (case-insensitive); ValueError when unknown."""
+        """The user with this e-mail (compared as the middleware does, :func:`normalize_email`);
+        ValueError when unknown."""
         try:
-            return self._by_email[email.strip().lower()]
+            return self._by_email[normalize_email(email)]
         except KeyError:
             raise ValueError(f"no dev IdP user has the e-mail {email!r}") from None
 

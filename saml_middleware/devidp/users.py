@@ -11,6 +11,8 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
+from ..user import normalize_email
+
 __all__ = ["DEFAULT_USERS", "DevUser", "load_users", "parse_users"]
 
 
@@ -108,9 +110,9 @@ def parse_users(data: Any, source: str) -> list[DevUser]:
             user = DevUser(**entry)
         except ValueError as exc:
             raise ValueError(f"{where}: {exc}") from None
-        if user.email.lower() in seen:
+        if normalize_email(user.email) in seen:
             raise ValueError(f"{where}: duplicate email")
-        seen.add(user.email.lower())
+        seen.add(normalize_email(user.email))
         users.append(user)
     return users
 

@@ -66,11 +66,12 @@ class SessionStore(Protocol):
         ...
 
     def revoke(self, email: str) -> int:
-        """End every session of ``email`` (case-insensitive); returns how many were live."""
+        """End every session of ``email`` (compared by :func:`~saml_middleware.user.normalize_email`:
+        NFC, ``A-Z`` lower-cased, no other folding); returns how many were live."""
         ...
 
     def sessions(self, email: str) -> dict[str, str]:
-        """The live sessions indexed under ``email`` (case-insensitive), ``{sid: record}``
+        """The live sessions indexed under ``email`` (compared as in :meth:`revoke`), ``{sid: record}``
         (single logout picks the ones whose NameID and SessionIndex match)."""
         ...
 

@@ -7,6 +7,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from ..user import normalize_email
+
 __all__ = ["MemoryReplayCache", "MemorySessionStore"]
 
 
@@ -100,7 +102,7 @@ class MemorySessionStore:
         return found[1]
 
     def put(self, sid: str, email: str, record: str, expires_at: float, *, existing: bool = False) -> bool:
-        key = email.lower()
+        key = normalize_email(email)
         with self._lock:
             if existing and self.get(sid) is None:
                 return False
@@ -118,7 +120,7 @@ class MemorySessionStore:
     def revoke(self, email: str) -> int:
         now = self._clock()
         with self._lock:
-            sids = self._index.pop(email.lower(), set())
+            sids = self._index.pop(normalize_email(email), set())
             live = sum(1 for s in sids if s in self._records and self._records[s][2] > now)
             for sid in sids:
                 self._records.pop(sid, None)
@@ -127,7 +129,7 @@ class MemorySessionStore:
     def sessions(self, email: str) -> dict[str, str]:
         now = self._clock()
         with self._lock:
-            live = [(s, self._records.get(s)) for s in self._index.get(email.lower(), ())]
+            live = [(s, self._records.get(s)) for s in self._index.get(normalize_email(email), ())]
             return {sid: found[1] for sid, found in live if found is not None and found[2] > now}
 
     def _forget(self, sid: str) -> None:

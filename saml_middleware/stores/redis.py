@@ -6,7 +6,7 @@ which keeps one SP's keys in one slot (multi-key transactions stay legal).
 
 * ``...:replay:<key>`` - ``"1"``, set with ``SET NX PX`` until the key's expiry.
 * ``...:session:<sid>`` - the session record (JSON), expiring with the session.
-* ``...:user:<sha256(e-mail)[:32]>`` - a set of that user's session ids, for revocation.
+* ``...:user:<sha256(normalize_email(e-mail))[:32]>`` - a set of that user's session ids, for revocation.
 
 Expiry times are sent as durations (``PX``) computed with the injected clock,
 so a clock difference between the app hosts and the Redis host does not matter.
@@ -22,13 +22,14 @@ import hashlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from urllib.parse import urlsplit
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from ..errors import StoreUnavailable
+from ..masking import redact
+from ..user import normalize_email
 
 __all__ = ["RedisReplayCache", "RedisSessionStore", "connect", "key_prefix", "safe_url"]
 
@@ -37,14 +38,12 @@ SOCKET_TIMEOUT = 2.0
 
 
 def safe_url(url: str) -> str:
-    """``url`` without its password, for messages and logs.
+    """``url`` with its password masked, for messages and logs (:func:`~saml_middleware.masking.redact`).
 
     >>> safe_url("redis://:s3cret@cache:6379/0")
-    'redis://cache:6379/0'
+    'redis://:***@cache:6379/0'
     """
-    parts = urlsplit(url)
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return f"{parts.scheme}://{host}{parts.path}"
+    return redact(url)
 
 
 def connect(url: str) -> redis.Redis:
@@ -62,7 +61,7 @@ def connect(url: str) -> redis.Redis:
             health_check_interval=30,
         )
     except ValueError as exc:
-        raise ValueError(f"SAML_STORE_URL={safe_url(url)!r}: {exc}") from None
+        raise ValueError(f"SAML_STORE_URL={safe_url(url)!r}: {redact(str(exc))}") from None
 
 
 def key_prefix(namespace: str) -> str:
@@ -137,7 +136,7 @@ class RedisSessionStore:
         return f"{self.prefix}session:{sid}"
 
     def _user_key(self, email: str) -> str:
-        return f"{self.prefix}user:{hashlib.sha256(email.lower().encode('utf-8')).hexdigest()[:32]}"
+        return f"{self.prefix}user:{hashlib.sha256(normalize_email(email).encode('utf-8')).hexdigest()[:32]}"
 
     def get(self, sid: str) -> str | None:
         with _failing_closed(self.client, "reading a session"):

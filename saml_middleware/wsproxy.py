@@ -1,8 +1,9 @@
 """WebSocket pass-through for :class:`~saml_middleware.proxy.ReverseProxy` (httpx-ws).
 
 Only signed-in users get here: the middleware closes anonymous WebSockets with 1008 first.
-The upstream sees the same identity headers as for plain HTTP. Messages flow both ways until
-either side closes; the close code is passed on.
+The upstream sees the same identity headers as for plain HTTP, and the same canonical path
+on a URL built from parts (a refused path closes the WebSocket with 1008 before any upstream
+connection). Messages flow both ways until either side closes; the close code is passed on.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import wsproto.events
 from httpx_ws import AsyncWebSocketSession, HTTPXWSException, WebSocketDisconnect, aconnect_ws
 
 from .asgi import Receive, Scope, Send
+from .paths import BadPath
 
 if TYPE_CHECKING:
     from .proxy import ReverseProxy
@@ -35,10 +37,15 @@ async def forward_websocket(proxy: ReverseProxy, scope: Scope, receive: Receive,
         for k, v in proxy.headers_for(scope)
         if not k.lower().startswith(b"sec-websocket-") and k.lower() != b"host"
     ]
-    url = proxy.url_for(scope)
+    try:
+        url = proxy.url_for(scope)
+    except BadPath as exc:
+        logger.warning("WebSocket refused reason=%s detail=%r", exc.reason, exc.detail)
+        await send({"type": "websocket.close", "code": 1008, "reason": exc.reason})
+        return
     try:
         async with aconnect_ws(
-            url,
+            str(url),
             proxy.client,
             subprotocols=list(scope.get("subprotocols") or []) or None,
             headers=httpx.Headers(headers),

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from urllib.parse import quote
 
 import anyio.from_thread
 import anyio.to_thread
@@ -20,7 +19,7 @@ from .errors import StoreUnavailable
 from .framing import framing_problem
 from .gate import Gate
 from .http import HTTPRequest, HTTPResponse
-from .paths import BadPath, canonical_path, decoded_path, has_encoded_separator
+from .paths import BadPath, canonical_path, decoded_path, encoded_path, has_encoded_separator
 
 __all__ = ["SAMLMiddleware"]
 
@@ -146,7 +145,7 @@ def _judge(scope: Scope) -> tuple[Scope, str | None]:
         if problem is not None:
             raise BadPath("bad_framing", problem)
     raw = scope.get("raw_path")
-    text = raw.decode("latin-1") if raw else quote(scope["path"])
+    text = raw.decode("latin-1") if raw else encoded_path(scope["path"])
     canonical = canonical_path(text, encoded_separators=True)
     if canonical != text:
         scope = dict(scope, path=decoded_path(canonical), raw_path=canonical.encode("ascii"))

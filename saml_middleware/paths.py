@@ -18,6 +18,7 @@ __all__ = [
     "BadPath",
     "canonical_path",
     "decoded_path",
+    "encoded_path",
     "has_encoded_separator",
     "is_public",
     "remove_dot_segments",
@@ -165,6 +166,15 @@ def decoded_path(canonical: str) -> str:
     '/café/a b'
     """
     return unquote(canonical, errors="replace") if "%" in canonical else canonical
+
+
+def encoded_path(decoded: str | bytes) -> str:
+    """A decoded path (a server gave no raw one) encoded again for :func:`canonical_path`.
+
+    >>> encoded_path("/a b/;x=1/café")
+    '/a%20b/;x=1/caf%C3%A9'
+    """
+    return quote(decoded, safe="/!$&'()*+,;=:@~")
 
 
 def safe_return_path(value: str | None) -> str | None:

@@ -30,7 +30,7 @@ from .errors import ConfigError
 from .framing import framing_problem
 from .identity_headers import IdentityHeaders, normal_name
 from .pages import page
-from .paths import BadPath, canonical_path
+from .paths import BadPath, canonical_path, encoded_path
 from .user import SAMLUser
 
 __all__ = ["HOP_BY_HOP", "ReverseProxy", "proxy_app"]
@@ -148,7 +148,7 @@ class ReverseProxy:
         :raises BadPath: the target is not a path, or its path is refused.
         """
         raw = scope.get("raw_path")
-        path = canonical_path(raw.decode("latin-1") if raw else quote(scope["path"]))
+        path = canonical_path(raw.decode("latin-1") if raw else encoded_path(scope["path"]))
         query = quote(scope.get("query_string", b"").decode("latin-1"), safe=_QUERY_SAFE)
         target = self._base_path + path + ("?" + query if query else "")
         try:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import quote, unquote_to_bytes
+from urllib.parse import unquote_to_bytes
 
 from .config import Settings
 from .errors import StoreUnavailable
 from .framing import framing_problem
 from .gate import Gate
 from .http import HTTPRequest, HTTPResponse
-from .paths import BadPath, canonical_path, decoded_path, has_encoded_separator
+from .paths import BadPath, canonical_path, decoded_path, encoded_path, has_encoded_separator
 
 __all__ = ["SAMLWSGIMiddleware"]
 
@@ -143,7 +143,7 @@ def _judge(environ: Environ) -> str | None:
     elif isinstance(scope, dict) and scope.get("raw_path"):
         raw = scope["raw_path"].decode("latin-1")
     else:
-        raw = quote((environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1"))
+        raw = encoded_path((environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1"))
     canonical = canonical_path(raw, encoded_separators=True)
     if canonical != raw:
         full = unquote_to_bytes(canonical).decode("latin-1")

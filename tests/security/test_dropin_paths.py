@@ -206,3 +206,15 @@ def test_a_websocket_with_a_bad_path_is_closed_before_the_app(make_app) -> None:
     anyio.run(app, scope, receive, send)
     assert sent == [{"type": "websocket.close", "code": 1008, "reason": "bad_path"}]
     assert seen.calls == []
+
+
+def test_saml_auth_refuses_an_original_uri_it_would_not_judge(make_app, browser_factory, call) -> None:
+    app, _ = make_app()
+    browser = browser_factory(app)
+    browser.login("/")
+    for who in ([], _cookie(browser)):
+        for bad in (b"/public/..;/private", b"/public%2F..%2Fprivate", b"@127.0.0.1:1/x"):
+            assert call(app, b"/saml/auth", headers=[(b"x-original-uri", bad), *who])[0] == 403
+    # the header only ever refuses: sent by a client, it never makes a request public
+    assert call(app, b"/saml/auth", headers=[(b"x-original-uri", b"/public/x")])[0] == 401
+    assert call(app, b"/saml/auth", headers=[(b"x-original-uri", b"/public/../x"), *_cookie(browser)])[0] == 202

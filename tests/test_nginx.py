@@ -6,8 +6,8 @@ Under ``CI=true`` a missing or unstartable nginx fails the test; elsewhere it is
 from __future__ import annotations
 
 import os
-import socket
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator

@@ -72,7 +72,8 @@ class Site:
         ]
         if not any(h.lower().startswith("host:") for h in headers):
             lines.append(b"Host: 127.0.0.1:%d" % self.port)
-        lines.append(b"Connection: close")
+        if not any(h.lower().startswith("connection:") for h in headers):
+            lines.append(b"Connection: close")
         lines += [h.encode("latin-1") for h in headers]
         if signed_in:
             lines.append(b"Cookie: " + self.cookie)
@@ -265,3 +266,17 @@ def test_forwarding_and_identity_headers_come_from_the_proxy_only(proxy_site: Si
         assert seen["x-forwarded-for"] == "127.0.0.1" and seen["x-forwarded-proto"] == "http"
         assert seen["x-forwarded-host"] == f"127.0.0.1:{proxy_site.port}"  # SAML_BASE_URL's host
     proxy_site.upstream.clear()
+
+
+def test_websockets_get_the_same_rules(proxy_site: Site) -> None:
+    upgrade = (
+        "Connection: Upgrade",
+        "Upgrade: websocket",
+        "Sec-WebSocket-Version: 13",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+    )
+    for target, signed_in in (("/public/..;/ws", True), ("/ws%2Fx", True), ("/public/../ws", False)):
+        answer = proxy_site.send("GET", target, *upgrade, signed_in=signed_in)
+        assert answer.status in (400, 403), (target, answer)  # refused before any upstream connection
+    assert "WebSocket refused reason=bad_path" in proxy_site.log.read_text()  # the proxy's own check
+    _untouched(proxy_site)

@@ -141,7 +141,7 @@ class ReverseProxy:
                     await send({"type": "lifespan.shutdown.complete"})
                     return
 
-    def url_for(self, scope: Scope, scheme: str | None = None) -> httpx.URL:
+    def url_for(self, scope: Scope) -> httpx.URL:
         """The upstream URL of a request: the upstream's scheme, host and port, its base path,
         then the canonical path of the request (as judged) and the query as received.
 
@@ -152,9 +152,7 @@ class ReverseProxy:
         query = quote(scope.get("query_string", b"").decode("latin-1"), safe=_QUERY_SAFE)
         target = self._base_path + path + ("?" + query if query else "")
         try:
-            return httpx.URL(
-                scheme=scheme or self._scheme, host=self._host, port=self._port, raw_path=target.encode()
-            )
+            return httpx.URL(scheme=self._scheme, host=self._host, port=self._port, raw_path=target.encode())
         except httpx.InvalidURL as exc:
             raise BadPath("bad_request_target", str(exc)) from None
 

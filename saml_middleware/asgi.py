@@ -141,6 +141,8 @@ def _judge(scope: Scope) -> tuple[Scope, str | None]:
     :raises BadPath: the target is not a path, its framing is ambiguous, or the path is refused.
     """
     if scope["type"] == "http":
+        if scope.get("method") == "CONNECT":  # a tunnel request, for forward proxies only
+            raise BadPath("bad_request_target", "CONNECT")
         problem = framing_problem(scope["headers"])
         if problem is not None:
             raise BadPath("bad_framing", problem)

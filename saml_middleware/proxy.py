@@ -180,6 +180,8 @@ class ReverseProxy:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
+            if scope["method"] == "CONNECT":  # a tunnel request, for forward proxies only
+                raise BadPath("bad_request_target", "CONNECT")
             problem = framing_problem(scope["headers"])
             if problem is not None:
                 raise BadPath("bad_framing", problem)

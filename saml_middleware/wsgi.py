@@ -128,6 +128,8 @@ def _judge(environ: Environ) -> str | None:
     :raises BadPath: the target is not a path, or the path is refused (also one that climbs
         out of ``SCRIPT_NAME``).
     """
+    if environ.get("REQUEST_METHOD") == "CONNECT":  # a tunnel request, for forward proxies only
+        raise BadPath("bad_request_target", "CONNECT")
     scope = environ.get("asgi.scope")
     if isinstance(scope, dict):
         headers = list(scope.get("headers", []))

@@ -168,6 +168,13 @@ def test_targets_that_are_not_paths_are_refused(make_app, call, target: bytes) -
     assert seen.calls == []
 
 
+def test_a_tunnel_request_is_refused(make_app, call) -> None:
+    app, seen = make_app()
+    status, body = call(app, b"/public/x", "CONNECT")
+    assert (status, json.loads(body)) == (400, {"error": "bad_request_target"})
+    assert seen.calls == []
+
+
 @pytest.mark.parametrize("headers", CONFLICTING)
 def test_ambiguous_framing_is_refused(make_app, call, headers) -> None:
     app, seen = make_app()

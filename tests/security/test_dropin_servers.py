@@ -154,13 +154,21 @@ def sites(dev_idp: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Si
 
 
 @pytest.fixture(params=[(m, p) for m in ("proxy", "run-asgi", "run-wsgi") for p in PARSERS], ids="-".join)
-def site(request: pytest.FixtureRequest, sites: Sites) -> Site:
-    return sites.get(*request.param)
+def site(request: pytest.FixtureRequest, sites: Sites) -> Iterator[Site]:
+    yield sites.get(*request.param)
+    _no_server_error(sites.get(*request.param))
 
 
 @pytest.fixture(params=PARSERS)
-def proxy_site(request: pytest.FixtureRequest, sites: Sites) -> Site:
-    return sites.get("proxy", request.param)
+def proxy_site(request: pytest.FixtureRequest, sites: Sites) -> Iterator[Site]:
+    yield sites.get("proxy", request.param)
+    _no_server_error(sites.get("proxy", request.param))
+
+
+def _no_server_error(site: Site) -> None:
+    """No request of the test made the server fail (a 500, an exception in the app or proxy)."""
+    log = site.log.read_text()
+    assert "Traceback" not in log and "Exception in ASGI application" not in log, log[-3000:]
 
 
 def _untouched(site: Site) -> None:
@@ -183,6 +191,7 @@ def test_malformed_paths_and_targets_are_refused(site: Site) -> None:
     for target in (f"@{internal}/x", "*", "%2Fpublic/x", internal):
         cases.append(("GET", target.encode(), "bad_request_target"))
     cases += [("OPTIONS", b"*", "bad_request_target"), ("CONNECT", internal.encode(), "bad_request_target")]
+    cases += [("CONNECT", b"/public/x", "bad_request_target")]  # a tunnel, whatever the target
     for method, target, reason in cases:
         for signed_in in (False, True):
             answer = site.send(method, target, signed_in=signed_in)

@@ -150,7 +150,7 @@ def _judge(environ: Environ) -> str | None:
     if canonical != raw:
         full = unquote_to_bytes(canonical).decode("latin-1")
         script = environ.get("SCRIPT_NAME", "")
-        if not full.startswith(script):
+        if script and not (full == script or full.startswith(script.rstrip("/") + "/")):
             raise BadPath("bad_path", "the path leaves the application's mount point (SCRIPT_NAME)")
         environ["PATH_INFO"] = full[len(script) :]
         query = environ.get("QUERY_STRING")

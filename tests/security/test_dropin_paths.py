@@ -198,6 +198,17 @@ def test_the_app_serves_the_path_that_was_judged(make_app, browser_factory, call
     assert call(app, b"/public/../saml/health")[0] == 200  # the canonical path decides endpoints too
 
 
+@pytest.mark.parametrize("flavour", ["wsgi-raw-uri"])
+def test_a_path_climbing_out_of_the_mount_point_is_refused(make_app) -> None:
+    app, seen = make_app()
+    environ = {"REQUEST_METHOD": "GET", "SCRIPT_NAME": "/app", "PATH_INFO": "/../application/x"}
+    environ |= {"RAW_URI": "/app/../application/x", "QUERY_STRING": "", "wsgi.input": io.BytesIO()}
+    status: list[str] = []
+    body = b"".join(app(environ, lambda s, h, e=None: status.append(s)))
+    assert status == ["400 Bad Request"] and json.loads(body) == {"error": "bad_path"}
+    assert seen.calls == []
+
+
 @pytest.mark.parametrize("flavour", ["asgi"])  # WebSockets are ASGI only
 def test_a_websocket_with_a_bad_path_is_closed_before_the_app(make_app) -> None:
     app, seen = make_app()

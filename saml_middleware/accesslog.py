@@ -7,22 +7,56 @@ HTTP request to the ``saml_middleware.access`` logger. The user is found by a ma
 inside the middleware: :func:`asgi_marker` for ASGI apps, :func:`wsgi_marker` for WSGI apps
 served through a2wsgi. Both write into a dict the outer layer put in the scope, so they work
 although the middleware hands the app a copy of the scope.
+
+Every field is passed through :func:`escape_control` (CR, LF, other control characters,
+``"`` and ``\\`` escaped), so a request cannot write a forged line into the log.
+``run`` and ``proxy`` print every other record through :func:`escape_message` too
+(``saml_middleware.runner.EscapingFormatter``).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from .asgi import ASGIApp, Message, Receive, Scope, Send
 from .user import SAMLUser
 
-__all__ = ["NOTE", "AccessLog", "asgi_marker", "wsgi_marker"]
+__all__ = ["NOTE", "AccessLog", "asgi_marker", "escape_control", "escape_message", "wsgi_marker"]
 
 #: The scope key of the dict the markers fill in (``{"user": email}``).
 NOTE = "saml_middleware.access"
 logger = logging.getLogger("saml_middleware.access")
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f-\x9f"\\]')
+#: what :func:`escape_message` escapes: every control character but TAB, and Unicode line breaks
+_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_control(text: str) -> str:
+    r"""``text`` with control characters, ``"`` and ``\`` escaped, for one field of a log line.
+
+    >>> escape_control('/x\r\n127.0.0.1 - admin "GET /')
+    '/x\\r\\n127.0.0.1 - admin \\"GET /'
+    """
+    return _UNSAFE.sub(_escape, text)
+
+
+def escape_message(text: str) -> str:
+    r"""``text`` on one line: control characters (CR, LF, ...) escaped, quotes kept.
+
+    >>> escape_message("user a\r\nforged line")
+    'user a\\r\\nforged line'
+    """
+    return _CONTROLS.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return {"\r": "\\r", "\n": "\\n", "\t": "\\t", '"': '\\"', "\\": "\\\\"}.get(
+        char, f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+    )
 
 
 class AccessLog:
@@ -55,11 +89,11 @@ class AccessLog:
             query = scope.get("query_string", b"").decode("latin-1")
             logger.info(
                 '%s - %s "%s %s HTTP/%s" %d',
-                f"{client[0]}:{client[1]}" if client else "-",
-                note.get("user", "-"),
-                scope.get("method", "GET"),
-                scope.get("root_path", "") + scope["path"] + ("?" + query if query else ""),
-                scope.get("http_version", "1.1"),
+                escape_control(f"{client[0]}:{client[1]}" if client else "-"),
+                escape_control(note.get("user", "-")),
+                escape_control(scope.get("method", "GET")),
+                escape_control(scope.get("root_path", "") + scope["path"] + ("?" + query if query else "")),
+                escape_control(scope.get("http_version", "1.1")),
                 status,
             )
 

@@ -6,6 +6,7 @@ ACS work runs in a worker thread so XML and crypto never block the event loop.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -15,8 +16,10 @@ from starlette.authentication import AuthCredentials, UnauthenticatedUser
 
 from .config import Settings
 from .errors import StoreUnavailable
+from .framing import framing_problem
 from .gate import Gate
 from .http import HTTPRequest, HTTPResponse
+from .paths import BadPath, canonical_path, decoded_path, encoded_path, has_encoded_separator
 
 __all__ = ["SAMLMiddleware"]
 
@@ -27,6 +30,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _AUTHENTICATED = AuthCredentials(["authenticated"])
+logger = logging.getLogger("saml_middleware")
 
 
 async def _await(awaitable: Awaitable[Any]) -> Any:
@@ -72,8 +76,16 @@ class SAMLMiddleware:
         if gate is None or kind not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        path = scope["path"]
-        if kind == "http" and gate.is_endpoint(path):
+        try:
+            scope, path = _judge(scope)
+        except BadPath as exc:
+            _log_refusal(scope, exc)
+            if kind == "websocket":
+                await send({"type": "websocket.close", "code": 1008, "reason": exc.reason})
+            else:
+                await _send(send, HTTPResponse.json(exc.status, {"error": exc.reason}))
+            return
+        if kind == "http" and path is not None and gate.is_endpoint(path):
             await self._endpoint(gate, scope, receive, send)
             return
         cookie = None
@@ -101,7 +113,7 @@ class SAMLMiddleware:
             if refresh is not None and kind == "http":
                 send = _add_cookie(send, refresh)
             await self.app(scope, receive, send)
-        elif gate.is_public(path):
+        elif path is not None and gate.is_public(path):
             scope = dict(scope, user=UnauthenticatedUser(), auth=AuthCredentials())
             await self.app(scope, receive, send)
         elif kind == "websocket":  # 1013 "try again later" while no IdP is configured
@@ -120,6 +132,40 @@ class SAMLMiddleware:
         request = _request(scope, body)
         response = await anyio.to_thread.run_sync(gate.handle_endpoint, request, _resolve_on_loop)
         await _send(send, response)
+
+
+def _judge(scope: Scope) -> tuple[Scope, str | None]:
+    """The scope the app gets, and its path for decisions (``None``: never public, never ours).
+
+    The path decided on is :func:`~saml_middleware.paths.canonical_path` of ``raw_path``; when it
+    differs from what was received, the app gets a copy of the scope carrying it, so the app
+    serves exactly the path that was judged. ``%2F`` and ``%5C`` stay opaque: such a path is
+    neither public nor an endpoint (a signed-in user still reaches the app with it).
+
+    :raises BadPath: the target is not a path, its framing is ambiguous, or the path is refused.
+    """
+    if scope["type"] == "http":
+        if scope.get("method") == "CONNECT":  # a tunnel request, for forward proxies only
+            raise BadPath("bad_request_target", "CONNECT")
+        problem = framing_problem(scope["headers"])
+        if problem is not None:
+            raise BadPath("bad_framing", problem)
+    raw = scope.get("raw_path")
+    text = raw.decode("latin-1") if raw else encoded_path(scope["path"])
+    canonical = canonical_path(text, encoded_separators=True)
+    if canonical != text:
+        scope = dict(scope, path=decoded_path(canonical), raw_path=canonical.encode("ascii"))
+    return scope, None if has_encoded_separator(canonical) else scope["path"]
+
+
+def _log_refusal(scope: Scope, exc: BadPath) -> None:
+    client = scope.get("client")
+    logger.warning(
+        "request refused reason=%s client=%s detail=%r",
+        exc.reason,
+        client[0] if client else "-",
+        exc.detail,
+    )
 
 
 def _request(scope: Scope, body: bytes) -> HTTPRequest:

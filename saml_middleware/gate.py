@@ -31,7 +31,7 @@ from .metadata_refresh import MetadataRefresher
 from .notconfigured import not_configured, unconfigured_routes
 from .operations import Operations
 from .pages import page
-from .paths import is_public, safe_return_path
+from .paths import BadPath, canonical_path, is_public, safe_return_path
 from .server_sessions import ServerSessionManager
 from .sessions import Session, SessionManager
 from .signout import SignOut
@@ -273,7 +273,19 @@ class Gate:
         return HTTPResponse.json(200, {"status": "ok"})
 
     def _auth(self, request: HTTPRequest, resolve: Resolver) -> HTTPResponse:
-        """For nginx ``auth_request``: 202 with the identity headers, or 401."""
+        """For nginx ``auth_request``: 202 with the identity headers, or 401.
+
+        With ``X-Original-URI`` (nginx: ``$request_uri``), a path :func:`canonical_path` refuses
+        gets 403 whoever asks (nginx passes it on). The header only ever refuses: a client can
+        send it too when nginx does not set it, so it never makes a path public.
+        """
+        original = request.headers.get("x-original-uri")
+        if original is not None:
+            try:
+                canonical_path(original.split("?", 1)[0])
+            except BadPath as exc:
+                logger.warning("auth_request refused reason=%s detail=%r", exc.reason, exc.detail)
+                return HTTPResponse(403, [("cache-control", "no-store")])
         found = self.session(request.headers.get("cookie"))
         if found is None:
             return HTTPResponse(401, [("cache-control", "no-store")])

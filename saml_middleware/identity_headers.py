@@ -1,7 +1,8 @@
 """Identity headers: who the user is, as HTTP headers for an upstream or for nginx ``auth_request``.
 
 Any header a client sends that could be taken for one of these (every ``X-Remote-*`` in any
-case, and the configured names) is removed before a request goes upstream: see
+case, and the configured names, compared after mapping ``_`` to ``-``, because WSGI servers
+turn both into ``HTTP_X_REMOTE_USER``) is removed before a request goes upstream: see
 :meth:`IdentityHeaders.is_identity`.
 """
 
@@ -20,6 +21,15 @@ __all__ = ["ATTRIBUTE_PREFIX", "IdentityHeaders"]
 ATTRIBUTE_PREFIX = "X-Remote-Attr-"
 _TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def normal_name(name: str) -> str:
+    """A header name as a WSGI server or framework may read it: lower case, ``_`` as ``-``.
+
+    >>> normal_name("X_Remote_User")
+    'x-remote-user'
+    """
+    return name.lower().replace("_", "-")
 
 
 def attribute_header(name: str) -> str:
@@ -62,7 +72,7 @@ class IdentityHeaders:
         if problems:
             raise ConfigError(problems)
         self.user, self.email, self.name = settings.header_user, settings.header_email, settings.header_name
-        self._reserved = frozenset(n.lower() for n in (self.user, self.email, self.name))
+        self._reserved = frozenset(normal_name(n) for n in (self.user, self.email, self.name))
 
     def for_user(self, user: SAMLUser) -> list[tuple[str, str]]:
         """The headers describing ``user`` (multi-valued attributes joined by ``, ``)."""
@@ -78,8 +88,8 @@ class IdentityHeaders:
         return out
 
     def is_identity(self, name: str) -> bool:
-        """True for any header a client must not be able to send upstream (any case)."""
-        low = name.lower()
+        """True for any header a client must not be able to send upstream (any case, ``_`` or ``-``)."""
+        low = normal_name(name)
         return low.startswith("x-remote-") or low in self._reserved
 
     def strip(self, headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:

@@ -18,14 +18,16 @@ import copy
 import importlib
 import inspect
 import json
+import logging
 import os
 import sys
 from typing import Any
 
 import uvicorn
 import uvicorn.config
+import uvicorn.logging
 
-from .accesslog import AccessLog, asgi_marker, wsgi_marker
+from .accesslog import AccessLog, asgi_marker, escape_message, wsgi_marker
 from .asgi import ASGIApp, SAMLMiddleware
 from .config import Settings
 from .errors import ConfigError
@@ -126,11 +128,27 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
+    parser.add_argument(
+        "--http",
+        default="auto",
+        choices=["auto", "h11", "httptools"],
+        help="uvicorn's HTTP/1.1 parser (auto: httptools when installed, else h11)",
+    )
+
+
+class EscapingFormatter(uvicorn.logging.DefaultFormatter):
+    """uvicorn's formatter with every message on one line: control characters escaped
+    (:func:`~saml_middleware.accesslog.escape_message`). A traceback still follows its record."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = escape_message(record.message)
+        return super().formatMessage(record)
 
 
 def log_config() -> dict[str, Any]:
     """uvicorn's logging, plus ``saml_middleware`` records and our access log (stdout)."""
     config: dict[str, Any] = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["formatters"]["default"]["()"] = "saml_middleware.runner.EscapingFormatter"
     config["handlers"]["saml_access"] = {
         "formatter": "default",
         "class": "logging.StreamHandler",
@@ -164,6 +182,7 @@ def serve(spec: dict[str, Any], args: argparse.Namespace) -> int:
         "access_log": False,
         "log_config": log_config(),
         "log_level": args.log_level,
+        "http": getattr(args, "http", "auto"),
     }
     if args.workers > 1:
         os.environ[TARGET_ENV] = json.dumps(spec)

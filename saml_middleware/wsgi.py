@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from .config import Settings
 from .errors import StoreUnavailable
+from .framing import framing_problem
 from .gate import Gate
 from .http import HTTPRequest, HTTPResponse
+from .paths import BadPath, canonical_path, decoded_path, encoded_path, has_encoded_separator
 
 __all__ = ["SAMLWSGIMiddleware"]
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
+logger = logging.getLogger("saml_middleware")
 
 _REASONS = {
     200: "OK",
@@ -57,8 +62,18 @@ class SAMLWSGIMiddleware:
         gate = self.gate
         if gate is None:
             return self.app(environ, start_response)
-        path = _path(environ)
-        if gate.is_endpoint(path):
+        try:
+            judged = _judge(environ)
+        except BadPath as exc:
+            logger.warning(
+                "request refused reason=%s client=%s detail=%r",
+                exc.reason,
+                environ.get("REMOTE_ADDR", "-"),
+                exc.detail,
+            )
+            return _respond(start_response, HTTPResponse.json(exc.status, {"error": exc.reason}))
+        path = judged if judged is not None else _path(environ)
+        if judged is not None and gate.is_endpoint(path):
             return _respond(
                 start_response, gate.handle_endpoint(self._request(environ, path, read_body=True))
             )
@@ -76,7 +91,7 @@ class SAMLWSGIMiddleware:
             if refresh is not None:
                 return self.app(environ, _add_cookie(start_response, refresh))
             return self.app(environ, start_response)
-        if gate.is_public(path):
+        if judged is not None and gate.is_public(path):
             return self.app(environ, start_response)
         return _respond(start_response, gate.challenge(self._request(environ, path, read_body=False)))
 
@@ -100,6 +115,51 @@ class SAMLWSGIMiddleware:
             client=environ.get("REMOTE_ADDR"),
             raw_path=str(environ.get("RAW_URI") or environ.get("REQUEST_URI") or "").split("?", 1)[0] or None,
         )
+
+
+def _judge(environ: Environ) -> str | None:
+    """The path to decide on (``None``: never public, never ours), setting ``PATH_INFO`` to it.
+
+    The raw target (``RAW_URI``/``REQUEST_URI``, or the ASGI ``raw_path`` under a2wsgi) is
+    judged by :func:`~saml_middleware.paths.canonical_path`; when it differs from what the
+    server decoded, ``PATH_INFO`` (and ``RAW_URI``/``REQUEST_URI``) are set to it, so the app
+    serves exactly the path that was judged.
+
+    :raises BadPath: the target is not a path, or the path is refused (also one that climbs
+        out of ``SCRIPT_NAME``).
+    """
+    if environ.get("REQUEST_METHOD") == "CONNECT":  # a tunnel request, for forward proxies only
+        raise BadPath("bad_request_target", "CONNECT")
+    scope = environ.get("asgi.scope")
+    if isinstance(scope, dict):
+        headers = list(scope.get("headers", []))
+    else:
+        pairs = (("content-length", "CONTENT_LENGTH"), ("transfer-encoding", "HTTP_TRANSFER_ENCODING"))
+        headers = [(k.encode(), str(environ[v]).encode("latin-1")) for k, v in pairs if environ.get(v)]
+    problem = framing_problem(headers)
+    if problem is not None:
+        raise BadPath("bad_framing", problem)
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw:
+        raw = str(raw).split("?", 1)[0]
+    elif isinstance(scope, dict) and scope.get("raw_path"):
+        raw = scope["raw_path"].decode("latin-1")
+    else:
+        raw = encoded_path((environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1"))
+    canonical = canonical_path(raw, encoded_separators=True)
+    if canonical != raw:
+        full = unquote_to_bytes(canonical).decode("latin-1")
+        script = environ.get("SCRIPT_NAME", "")
+        if script and not (full == script or full.startswith(script.rstrip("/") + "/")):
+            raise BadPath("bad_path", "the path leaves the application's mount point (SCRIPT_NAME)")
+        environ["PATH_INFO"] = full[len(script) :]
+        query = environ.get("QUERY_STRING")
+        for key in ("RAW_URI", "REQUEST_URI"):
+            if key in environ:
+                environ[key] = canonical + ("?" + query if query else "")
+    if has_encoded_separator(canonical):
+        return None
+    return decoded_path(canonical) if canonical != raw else _path(environ)
 
 
 def _path(environ: Environ) -> str:

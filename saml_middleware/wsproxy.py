@@ -1,8 +1,9 @@
 """WebSocket pass-through for :class:`~saml_middleware.proxy.ReverseProxy` (httpx-ws).
 
 Only signed-in users get here: the middleware closes anonymous WebSockets with 1008 first.
-The upstream sees the same identity headers as for plain HTTP. Messages flow both ways until
-either side closes; the close code is passed on.
+The upstream sees the same identity headers as for plain HTTP, and the same canonical path
+on a URL built from parts (a refused path closes the WebSocket with 1008 before any upstream
+connection). Messages flow both ways until either side closes; the close code is passed on.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from httpx_ws import AsyncWebSocketSession, HTTPXWSException, WebSocketDisconnec
 
 from .asgi import Receive, Scope, Send
 from .masking import redact
+from .paths import BadPath
 
 if TYPE_CHECKING:
     from .proxy import ReverseProxy
@@ -36,10 +38,15 @@ async def forward_websocket(proxy: ReverseProxy, scope: Scope, receive: Receive,
         for k, v in proxy.headers_for(scope)
         if not k.lower().startswith(b"sec-websocket-") and k.lower() != b"host"
     ]
-    url = proxy.url_for(scope)
+    try:
+        url = proxy.url_for(scope)
+    except BadPath as exc:
+        logger.warning("WebSocket refused reason=%s detail=%r", exc.reason, exc.detail)
+        await send({"type": "websocket.close", "code": 1008, "reason": exc.reason})
+        return
     try:
         async with aconnect_ws(
-            url,
+            str(url),
             proxy.client,
             subprotocols=list(scope.get("subprotocols") or []) or None,
             headers=httpx.Headers(headers),
@@ -75,5 +82,5 @@ async def forward_websocket(proxy: ReverseProxy, scope: Scope, receive: Receive,
                 tasks.start_soon(client_to_upstream)
                 tasks.start_soon(upstream_to_client)
     except (HTTPXWSException, httpx.TransportError) as exc:
-        logger.warning("upstream WebSocket %s failed: %s", redact(url), redact(repr(exc)))
+        logger.warning("upstream WebSocket %s failed: %s", redact(str(url)), redact(repr(exc)))
         await send({"type": "websocket.close", "code": 1011, "reason": "upstream unavailable"})

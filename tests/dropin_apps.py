@@ -54,3 +54,38 @@ async def _ws_echo(websocket: WebSocket) -> None:
 
 
 ws_upstream = Starlette(routes=[WebSocketRoute("/ws", _ws_echo)])
+
+
+async def path_asgi_app(scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+    """Answers every request with the path, method and user it was handed (security tests)."""
+    if scope["type"] != "http":
+        return
+    user = scope.get("user")
+    body = json.dumps(
+        {
+            "kind": "asgi",
+            "method": scope["method"],
+            "path": scope["path"],
+            "user": getattr(user, "email", None),
+        }
+    ).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def path_wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    """The WSGI twin of :func:`path_asgi_app` (the path is ``SCRIPT_NAME`` + ``PATH_INFO``)."""
+    path = (
+        (environ.get("SCRIPT_NAME", "") + environ["PATH_INFO"]).encode("latin-1").decode("utf-8", "replace")
+    )
+    body = json.dumps(
+        {
+            "kind": "wsgi",
+            "method": environ["REQUEST_METHOD"],
+            "path": path,
+            "user": environ.get("REMOTE_USER"),
+        }
+    ).encode()
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]

@@ -144,7 +144,8 @@ def test_check_pings_the_store(clean_env, monkeypatch, capsys, redis_server) -> 
     monkeypatch.setenv("SAML_STORE_URL", closed)
     assert main(["check"]) == 1
     err = capsys.readouterr().err
-    assert f"SAML_STORE_URL=redis://:***@127.0.0.1:{closed.rsplit(':', 1)[1]}: the store does not answer" in err
+    port = closed.rsplit(":", 1)[1]
+    assert f"SAML_STORE_URL=redis://:***@127.0.0.1:{port}: the store does not answer" in err
     assert "hunter2" not in err
 
 

@@ -158,10 +158,18 @@ def test_unsafe_next_through_saml_login_lands_on_the_default(start_flow, evil: s
     assert names == ["saml_session", "saml_login_" + flow.fields["RelayState"], "saml_logins"]
 
 
-@pytest.mark.parametrize("evil", ["/%2F%2Fevil.example", "/%5Cevil.example", "/%0d%0aSet-Cookie:x"])
+@pytest.mark.parametrize("evil", ["/%2F%2Fevil.example", "/%5Cevil.example"])
 def test_unsafe_deep_link_lands_on_the_default(start_flow, evil: str) -> None:
     flow = start_flow(evil)
     flow.accepted(flow.post(flow.fields["SAMLResponse"]), location="/")
+
+
+def test_a_deep_link_with_a_line_break_is_refused_before_any_login(make_app, browser_factory) -> None:
+    """Was a login landing on the default: now the path itself is refused (see test_dropin_paths.py)."""
+    app, seen = make_app()
+    response = browser_factory(app).get("/%0d%0aSet-Cookie:x")
+    assert response.status_code == 400 and response.json() == {"error": "bad_path"}
+    assert "set-cookie" not in response.headers and seen.calls == []
 
 
 def test_safe_next_is_kept(start_flow) -> None:

@@ -3,18 +3,22 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: venv demo test lint typecheck pytest bench fuzz clean system-deps
+.PHONY: venv demo test lint typecheck pytest bench fuzz clean system-deps dist
 
+# The first run downloads about 60 packages (the test tools too): pip shows each one.
 $(BIN)/saml-middleware: pyproject.toml
+	@echo "== creating $(VENV) with $(PYTHON) and installing saml-middleware and its dev tools (first time: 1-2 minutes)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --progress-bar on -e '.[dev]'
+	@echo "== $(VENV) is ready"
 	touch $@
 
 venv: $(BIN)/saml-middleware
 
+# make demo ARGS="--port 8010 --idp-port 8011" when 8000 or 8001 is taken
 demo: venv
-	$(BIN)/saml-middleware demo
+	$(BIN)/saml-middleware demo $(ARGS)
 
 lint: venv
 	$(BIN)/ruff check saml_middleware tests examples benchmarks
@@ -25,6 +29,13 @@ typecheck: venv
 
 pytest: venv
 	$(BIN)/pytest -W error -q
+
+# dist/saml_middleware-<version>.tar.gz and dist/saml_middleware-<version>-py3-none-any.whl
+# (the wheel built from the sdist); `pip install dist/*.whl` in any virtualenv.
+dist: venv
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	@ls -l dist
 
 system-deps:
 	@bash scripts/system-deps.sh
@@ -53,4 +64,4 @@ fuzz: venv
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-10000} $(BIN)/pytest -W error -q -s -p no:cacheprovider tests/test_fuzz.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import secrets
+import socket
 import sys
 import time
 from collections.abc import Sequence
@@ -15,14 +16,15 @@ import uvicorn
 
 from .asgi import SAMLMiddleware
 from .config import Settings
-from .demo import demo_app
+from .demo import demo_app, listen_or_explain
 from .devidp import DevIdP, generate_keypair, load_users
 from .errors import ConfigError
-from .expiry import expiry_report
+from .expiry import expiry_report, quiet_expiry_log
 from .masking import redact
 from .proxy import proxy_command
 from .revoke import add_sessions_command
 from .runner import add_server_options, run_command
+from .slo import sls_url
 
 __all__ = ["main"]
 
@@ -43,7 +45,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
         mark_reported(warnings)  # printed below: the gate need not log them too
         for line in warnings:
             print(f"warning: {line}", file=sys.stderr)
-        gate = Gate(settings)  # builds everything a request would need: IdP, store, directory
+        with quiet_expiry_log():  # expiring certificates are reported once, below
+            gate = Gate(settings)  # builds everything a request would need: IdP, store, directory
         if stored:
             raise ConfigError([stored])
     except ConfigError as exc:
@@ -59,6 +62,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     print(f"  Identifier (Entity ID):    {settings.sp_entity_id}")
     print(f"  Reply URL (ACS URL):       {settings.acs_url}")
     print(f"  Sign on URL:               {settings.base_url}/")
+    print(f"  Logout URL:                {sls_url(settings)}")
     print(f"  SP metadata:               {settings.base_url}{settings.metadata_path}")
     if not gate.configured:
         print("\nTo do (exit status 2 until done):")
@@ -112,7 +116,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_keygen(args: argparse.Namespace) -> int:
-    out = Path(args.out_dir)
+    out = Path(args.out_dir).resolve()  # absolute: the printed SAML_SP_KEY works from any directory
     out.mkdir(parents=True, exist_ok=True)
     key_pem, cert_pem = generate_keypair(args.cn)
     key_path, cert_path = out / "sp-key.pem", out / "sp-cert.pem"
@@ -129,8 +133,9 @@ def _cmd_keygen(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _serve(*servers: uvicorn.Server) -> None:
-    await asyncio.gather(*(s.serve() for s in servers))
+async def _serve(*servers: uvicorn.Server, sockets: Sequence[socket.socket]) -> None:
+    """Each server on its own, already listening, socket."""
+    await asyncio.gather(*(s.serve(sockets=[sock]) for s, sock in zip(servers, sockets, strict=True)))
 
 
 def _dev_idp(
@@ -171,29 +176,47 @@ def _idp_host(args: argparse.Namespace) -> str:
     return str(args.idp_public_host or args.public_host)
 
 
-def demo_servers(args: argparse.Namespace) -> tuple[str, list[uvicorn.Server]]:
-    """The demo: the dev IdP and the wrapped demo app, configured for each other."""
+def demo_servers(args: argparse.Namespace) -> tuple[str, str, list[uvicorn.Server]]:
+    """The demo: the dev IdP and the wrapped demo app, configured for each other.
+
+    :returns: the app's base URL, the demo admin (the dev IdP's first user, who may open
+        ``/saml/setup``) and the two servers (app, IdP).
+    """
     base = f"http://{args.public_host}:{args.port}"
     idp = _dev_idp(args, sp_acs_url=f"{base}/saml/acs", sp_entity_id=f"{base}/saml/metadata")
+    admin = idp.users[0].email
     settings = Settings(
         base_url=base,
         secret_key=(secrets.token_urlsafe(32),),
         idp_metadata=idp.metadata_xml().decode("utf-8"),
         public_paths=("/public",),
         allow_idp_initiated=True,
+        admin_emails=(admin,),
     )
-    app = SAMLMiddleware(demo_app(), settings=settings)
-    return base, [
+    app = SAMLMiddleware(demo_app(admin), settings=settings)
+    servers = [
         uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning")),
         uvicorn.Server(uvicorn.Config(idp.app, host=args.host, port=args.idp_port, log_level="warning")),
     ]
+    return base, admin, servers
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    base, servers = demo_servers(args)
+    sockets = listen_or_explain(args.host, [(args.port, "--port"), (args.idp_port, "--idp-port")])
+    if sockets is None:
+        return 1
+    base, admin, servers = demo_servers(args)
     print(f"saml-middleware demo: open {base}/ and pick a user at the dev IdP", flush=True)
     print(f'  dev IdP "My Apps" (IdP-initiated login): http://{_idp_host(args)}:{args.idp_port}/', flush=True)
-    asyncio.run(_serve(*servers))
+    print(f"  setup page (sign in as {admin}): {base}/saml/setup", flush=True)
+    print("  stop with Ctrl-C", flush=True)
+    try:
+        asyncio.run(_serve(*servers, sockets=sockets))
+    except KeyboardInterrupt:
+        print("saml-middleware demo: stopped", flush=True)
+    finally:
+        for sock in sockets:
+            sock.close()
     return 0
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,6 +23,7 @@ __all__ = [
     "ExpiryWatch",
     "certificate_statuses",
     "expiry_report",
+    "quiet_expiry_log",
 ]
 
 logger = logging.getLogger("saml_middleware")
@@ -123,3 +125,17 @@ def expiry_report(idp_certificates: Iterable[str], sp_certificate: str, now: flo
         elif status.level == "warning":
             print(f"warning: {status.message}", file=sys.stderr)
     return failed
+
+
+def _not_expiry(record: logging.LogRecord) -> bool:
+    return getattr(record, "saml_event", None) != "certificate_expiry"
+
+
+@contextmanager
+def quiet_expiry_log() -> Iterator[None]:
+    """No :class:`ExpiryWatch` record while inside: for ``check``, which prints its own report."""
+    logger.addFilter(_not_expiry)
+    try:
+        yield
+    finally:
+        logger.removeFilter(_not_expiry)

@@ -50,6 +50,8 @@ def masked_settings(settings: Settings) -> list[tuple[str, str]]:
             shown = f"({len(value)} characters)" if value else ""
         elif f.name in ("idp_cert", "idp_metadata_cert"):
             shown = f"({len(value)} certificate{'s' if len(value) != 1 else ''})"
+        elif isinstance(value, bool):
+            shown = "true" if value else "false"  # as written in the environment
         elif isinstance(value, tuple):
             shown = ", ".join(value)
         elif isinstance(value, dict) or hasattr(value, "items"):

@@ -50,7 +50,7 @@ class SQLDirectory:
             import sqlalchemy
         except ImportError:
             raise bad_setting(
-                "SAML_USERS=sql: needs SQLAlchemy: pip install 'saml-middleware[sql]'"
+                "SAML_USERS=sql: needs SQLAlchemy 2 (the sql extra): pip install 'SQLAlchemy>=2.0'"
             ) from None
         if not query.strip():
             raise bad_setting("SAML_USER_QUERY is required with SAML_USERS=sql:... (a query using :email)")

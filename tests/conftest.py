@@ -245,10 +245,9 @@ def browser_factory(adapter: str, idp: DevIdP, clients: list[httpx.Client]) -> C
     return make
 
 
-#: the interop corpus: ../shared/interop beside the checkout, else a copy shipped in tests/data
-INTEROP = Path(__file__).resolve().parents[2] / "shared" / "interop"
-if not INTEROP.is_dir():
-    INTEROP = Path(__file__).resolve().parent / "data" / "interop"
+#: the interop corpus of real IdP output, shipped in the repository (sources and licences:
+#: tests/data/interop/README.md)
+INTEROP = Path(__file__).resolve().parent / "data" / "interop"
 
 
 __all__ = [

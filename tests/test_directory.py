@@ -303,7 +303,7 @@ def test_sql_without_sqlalchemy_says_how_to_install(monkeypatch: pytest.MonkeyPa
     monkeypatch.setitem(sys.modules, "sqlalchemy", None)  # as if not installed
     with pytest.raises(ConfigError) as excinfo:
         SQLDirectory("sqlite://", QUERY)
-    assert "pip install 'saml-middleware[sql]'" in config_error(excinfo)
+    assert "pip install 'SQLAlchemy>=2.0'" in config_error(excinfo)  # saml-middleware is not on PyPI
 
 
 # -- python hook ---------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Real responses from real IdPs (../shared/interop) through the protocol core, clock frozen."""
+"""Real responses from real IdPs (tests/data/interop) through the protocol core, clock frozen."""
 
 from __future__ import annotations
 

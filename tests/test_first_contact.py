@@ -143,7 +143,7 @@ def test_check_reports_an_expiring_certificate_once(tmp_path: Path) -> None:
     """In a real process (no pytest log handlers): the start-up log line is not repeated."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("SAML_")}
     environ.update(
-        SAML_BASE_URL="http://app.test",
+        SAML_BASE_URL="https://app.test",
         SAML_SECRET_KEY=SECRET,
         SAML_IDP_SSO_URL="https://idp.example/sso",
         SAML_IDP_ENTITY_ID="https://idp.example/",

@@ -25,7 +25,7 @@ lint: venv
 	$(BIN)/ruff format --check saml_middleware tests examples benchmarks
 
 typecheck: venv
-	$(BIN)/mypy saml_middleware
+	$(BIN)/mypy saml_middleware benchmarks
 
 pytest: venv
 	$(BIN)/pytest -W error -q

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: venv demo test lint typecheck pytest bench fuzz clean system-deps dist
+.PHONY: venv demo test lint typecheck pytest bench bench-compare fuzz clean system-deps dist
 
 # The first run downloads about 60 packages (the test tools too): pip shows each one.
 $(BIN)/saml-middleware: pyproject.toml
@@ -25,7 +25,7 @@ lint: venv
 	$(BIN)/ruff format --check saml_middleware tests examples benchmarks
 
 typecheck: venv
-	$(BIN)/mypy saml_middleware
+	$(BIN)/mypy saml_middleware benchmarks
 
 pytest: venv
 	$(BIN)/pytest -W error -q
@@ -58,6 +58,12 @@ bench: $(BENCHVENV)/.installed
 	  && apt-get update -q && apt-get install -y -q $$bin; } || echo "$$bin missing: its rows are skipped or slower"; done
 	$(BENCHVENV)/bin/python benchmarks/run.py
 	$(BENCHVENV)/bin/python benchmarks/memory.py
+
+# make bench-compare BASE=<git-rev>: the acs and hot tables of BASE and of this tree in
+# alternating rounds, medians and ratios per row (docs/performance.md)
+bench-compare: $(BENCHVENV)/.installed
+	@test -n "$(BASE)" || { echo "usage: make bench-compare BASE=<git-rev>"; exit 2; }
+	$(BENCHVENV)/bin/python benchmarks/compare.py --base $(BASE)
 
 # The long fuzz run (docs/security.md records its result); CI runs a short one in `make test`.
 fuzz: venv

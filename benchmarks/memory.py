@@ -20,29 +20,23 @@ import argparse
 import gc
 import time
 
-from common import acs_post, make_idp, make_settings, rss_mb, session_cookie
-
-from saml_middleware.gate import Gate
-from saml_middleware.stores import MemoryReplayCache
+from common import Gate, MemoryReplayCache, acs_post, make_idp, make_settings, rss_mb, session_cookie
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("-n", type=int, default=100_000, help="logins")
     parser.add_argument("--warmup", type=int, default=1000)
     parser.add_argument("--budget-mb", type=float, default=50.0)
-    parser.add_argument(
-        "--replay-max", type=int, default=0, help="MemoryReplayCache max_entries (0: default)"
-    )
+    parser.add_argument("--replay-max", type=int, default=200_000, help="MemoryReplayCache max_entries")
     parser.add_argument("--session-cache", type=int, default=0, help="SessionManager cache size (0: default)")
     args = parser.parse_args()
     idp = make_idp()
-    options = {"replay": MemoryReplayCache(max_entries=args.replay_max)} if args.replay_max else {}
-    gate = Gate(make_settings(idp), **options)  # type: ignore[arg-type]
-    if args.session_cache:
-        gate.sessions.CACHE_SIZE = args.session_cache
-    replay = gate.replay
+    replay = MemoryReplayCache(max_entries=args.replay_max)  # the default store, its bound made visible
+    gate = Gate(make_settings(idp), replay=replay)
     sessions = gate.sessions
+    if args.session_cache:
+        sessions.CACHE_SIZE = args.session_cache
 
     def one_login() -> None:
         post = acs_post(gate, idp)
@@ -58,17 +52,17 @@ def main() -> None:
     gc.collect()
     start = rss_mb()
     began = time.perf_counter()
-    bounds = f"replay max_entries={replay._max}, session caches=2 x {gate.sessions.CACHE_SIZE}"  # type: ignore[attr-defined]
+    bounds = f"replay max_entries={args.replay_max}, session caches=2 x {sessions.CACHE_SIZE}"
     print(f"logins={args.n} (after {args.warmup} warm-up logins); {bounds}")
     print(f"{'logins':>8} {'RSS MB':>8} {'growth MB':>10} {'replay keys':>12} {'session cache':>14} {'s':>6}")
-    print(f"{0:8} {start:8.1f} {0:10.1f} {len(replay):12} {sessions.cached_entries():14} {0:6.0f}")  # type: ignore[arg-type]
+    print(f"{0:8} {start:8.1f} {0:10.1f} {len(replay):12} {sessions.cached_entries():14} {0:6.0f}")
     step = max(1, args.n // 10)
     for i in range(1, args.n + 1):
         one_login()
         if i % step == 0:
             now = rss_mb()
             print(
-                f"{i:8} {now:8.1f} {now - start:10.1f} {len(replay):12} {sessions.cached_entries():14}"  # type: ignore[arg-type]
+                f"{i:8} {now:8.1f} {now - start:10.1f} {len(replay):12} {sessions.cached_entries():14}"
                 f" {time.perf_counter() - began:6.0f}",
                 flush=True,
             )

@@ -1,4 +1,4 @@
-"""Scale-out load: 2 uvicorn workers sharing one redis-server, on loopback only.
+"""Scale-out load: uvicorn workers sharing one redis-server, on loopback only.
 
 Run: ``.venv/bin/python benchmarks/scaleout.py [--seconds 20] [--session-store server|cookie]``
 
@@ -6,34 +6,106 @@ Phase 1 runs complete SP-initiated logins (GET a protected page -> 302, the
 IdP's signed response -> POST /saml/acs -> 303, GET the page -> 200) from
 concurrent clients; phase 2 sends authenticated GETs. Both phases are bounded
 by ``--seconds``. The dev IdP signs in this process, and the clients share the
-machine's cores with the server, so the figures are a floor.
+machine's cores with the server, so the figures are a floor. The app is
+:mod:`scaleout_app`, served from the installed package.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import os
+import shutil
+import socket
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from common import free_port, stop, wait_ready
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from saml_middleware.devidp import DevIdP
 
-from saml_middleware.devidp import DevIdP  # noqa: E402
-from tests.appserver import HTML, AppServer, finish_login, idp_answer, start_login  # noqa: E402
-from tests.redisserver import RedisServer, free_port  # noqa: E402
+HERE = Path(__file__).resolve().parent
+HTML = {"accept": "text/html"}
 
 
-def no_redis(reason: str) -> NoReturn:
-    raise SystemExit(f"scaleout needs redis-server: {reason} (e.g. `make system-deps` as root)")
+def _pong(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@contextmanager
+def redis_server() -> Iterator[str]:
+    """A throw-away redis-server on a free loopback port (nothing saved); yields its URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("scaleout needs redis-server (e.g. `make system-deps` as root)")
+    port = free_port()
+    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        if not wait_ready(proc, lambda: _pong(port), timeout=10):
+            raise SystemExit(f"redis-server did not start on port {port}")
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        stop(proc)
+
+
+@contextmanager
+def app_server(env: dict[str, str], workers: int, log: Path) -> Iterator[str]:
+    """``uvicorn --workers N`` serving :func:`scaleout_app.make_asgi`; yields its URL once healthy."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [
+        sys.executable, "-m", "uvicorn", "--app-dir", str(HERE), "--factory", "scaleout_app:make_asgi",
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
+        "--workers", str(workers),
+    ]  # fmt: skip
+    full_env = {**{k: v for k, v in os.environ.items() if not k.startswith("SAML_")}, **env}
+    with open(log, "ab") as out, httpx.Client() as client:
+        proc = subprocess.Popen(command, env=full_env, stdout=out, stderr=out)
+
+        def healthy() -> bool:
+            try:
+                return client.get(url + "/saml/health", timeout=1).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        try:
+            if not wait_ready(proc, healthy):
+                raise SystemExit(f"uvicorn did not start: {log.read_text()[-2000:]}")
+            yield url
+        finally:
+            stop(proc)
+
+
+def login(client: httpx.Client, url: str, idp: DevIdP, path: str, email: str) -> bool:
+    """One browser login through the app: redirect, the IdP's answer posted to the ACS, the page."""
+    redirect = client.get(url + path, headers=HTML)
+    if redirect.status_code != 302:
+        return False
+    query = parse_qs(urlsplit(redirect.headers["location"]).query)
+    request = idp.parse_authn_request(query["SAMLRequest"][0])
+    xml = idp.issue_response(
+        email, acs_url=request.acs_url or "", audience=request.issuer, in_response_to=request.id
+    )
+    form = {"SAMLResponse": base64.b64encode(xml).decode("ascii"), "RelayState": query["RelayState"][0]}
+    done = client.post(url + "/saml/acs", data=form)
+    page = client.get(url + "/", headers=HTML)
+    return done.status_code == 303 and page.status_code == 200
 
 
 def login_phase(url: str, idp: DevIdP, seconds: float, clients: int) -> tuple[int, int, list[str]]:
@@ -47,13 +119,8 @@ def login_phase(url: str, idp: DevIdP, seconds: float, clients: int) -> tuple[in
         while time.monotonic() < deadline:
             with httpx.Client(timeout=30) as client:
                 try:
-                    saml_request, relay = start_login(client, url, f"/item/{i}")
-                    done = finish_login(
-                        client, url, idp_answer(idp, saml_request, relay, emails[i % len(emails)])
-                    )
-                    page = client.get(url + "/", headers=HTML)
-                    good = done.status_code == 303 and page.status_code == 200
-                except (httpx.HTTPError, AssertionError):
+                    good = login(client, url, idp, f"/item/{i}", emails[i % len(emails)])
+                except httpx.HTTPError:
                     good = False
                 with lock:
                     if good:
@@ -88,7 +155,7 @@ async def request_phase(url: str, cookies: list[str], seconds: float, clients: i
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="duration of each phase")
     parser.add_argument("--login-clients", type=int, default=8)
     parser.add_argument("--request-clients", type=int, default=32)
@@ -96,27 +163,23 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp_dir:
+    with tempfile.TemporaryDirectory() as tmp_dir, redis_server() as redis_url:
         tmp = Path(tmp_dir)
-        redis = RedisServer(on_unavailable=no_redis)
-        redis.start()
         idp = DevIdP("http://idp.test")
         (tmp / "idp.xml").write_bytes(idp.metadata_xml())
         env = {
             "SAML_BASE_URL": "http://app.test",
             "SAML_SECRET_KEY": "benchmark-secret-key-0123456789",
             "SAML_IDP_METADATA_FILE": str(tmp / "idp.xml"),
-            "SAML_STORE_URL": redis.url,
+            "SAML_STORE_URL": redis_url,
             "SAML_SESSION_STORE": args.session_store,
         }
-        server = AppServer("uvicorn", free_port(), env, tmp / "server.log", workers=args.workers)
-        try:
-            server.start()
+        with app_server(env, args.workers, tmp / "server.log") as url:
             print(
-                f"uvicorn --workers {args.workers} + redis-server {redis.url}, "
+                f"uvicorn --workers {args.workers} + redis-server {redis_url}, "
                 f"SAML_SESSION_STORE={args.session_store}, {os.cpu_count()} CPUs, loopback"
             )
-            ok, errors, cookies = login_phase(server.url, idp, args.seconds, args.login_clients)
+            ok, errors, cookies = login_phase(url, idp, args.seconds, args.login_clients)
             print(
                 f"logins:   {ok} complete in {args.seconds:.0f} s = "
                 f"{ok * 60 / args.seconds:,.0f} logins/minute, "
@@ -124,14 +187,11 @@ def main() -> int:
             )
             if not cookies:
                 return 1
-            ok2, errors2 = asyncio.run(request_phase(server.url, cookies, args.seconds, args.request_clients))
+            ok2, errors2 = asyncio.run(request_phase(url, cookies, args.seconds, args.request_clients))
             print(
                 f"requests: {ok2 / args.seconds:,.0f} authenticated requests/second, {errors2} errors "
                 f"({args.request_clients} concurrent clients, {len(cookies)} distinct sessions)"
             )
-        finally:
-            server.stop()
-            redis.stop()
     return 0 if errors == 0 and errors2 == 0 else 1
 
 

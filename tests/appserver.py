@@ -1,6 +1,6 @@
 """Real app server processes (uvicorn, waitress) and a scripted browser login against them.
 
-Shared by tests/test_scaleout.py and benchmarks/scaleout.py. The browser's
+Used by tests/test_scaleout.py. The browser's
 stop at the IdP is played in-process by :class:`DevIdP.issue_response`.
 """
 

@@ -1,7 +1,4 @@
-"""Child processes of the tests and benchmarks: a free loopback port, a readiness wait, a stop.
-
-No pytest here: ``benchmarks/`` imports it too (through ``sys.path``).
-"""
+"""Child processes of the tests: a free loopback port, a readiness wait, a stop."""
 
 from __future__ import annotations
 

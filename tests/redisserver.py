@@ -2,7 +2,6 @@
 
 Under ``CI=true`` a missing or broken redis-server fails the test; elsewhere
 the test is skipped with the reason (``scripts/system-deps.sh`` installs it).
-Outside pytest (benchmarks/scaleout.py), pass ``on_unavailable`` to say so your own way.
 """
 
 from __future__ import annotations
@@ -11,9 +10,10 @@ import os
 import shutil
 import socket
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
+
+import pytest
 
 from .processes import free_port, stop, wait_ready
 
@@ -22,8 +22,6 @@ __all__ = ["RedisServer", "free_port", "unavailable"]
 
 def unavailable(reason: str) -> NoReturn:
     """Fail the test under ``CI=true``, else skip it."""
-    import pytest  # here, so that benchmarks import this module without pytest
-
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI=true and {reason}", pytrace=False)
     pytest.skip(f"{reason} (install redis-server, e.g. `make system-deps` as root)")
@@ -34,14 +32,10 @@ class RedisServer:
 
     :param directory: where ``stop(save=True)`` writes the data a restart loads
         (nothing is saved otherwise: ``--save '' --appendonly no``).
-    :param on_unavailable: called with the reason when redis-server is missing or does not start.
     """
 
-    def __init__(
-        self, directory: Path | None = None, *, on_unavailable: Callable[[str], NoReturn] = unavailable
-    ) -> None:
+    def __init__(self, directory: Path | None = None) -> None:
         self.directory = directory
-        self.on_unavailable = on_unavailable
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[bytes] | None = None
@@ -49,7 +43,7 @@ class RedisServer:
     def start(self) -> None:
         binary = shutil.which("redis-server") or "/usr/bin/redis-server"
         if not os.path.exists(binary):
-            self.on_unavailable("redis-server is not installed")
+            unavailable("redis-server is not installed")
         args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         if self.directory is not None:
             args += ["--dir", str(self.directory)]
@@ -57,7 +51,7 @@ class RedisServer:
         if wait_ready(self.process, self._pong, timeout=10, interval=0.05):
             return
         self.stop()
-        self.on_unavailable(f"redis-server did not start on port {self.port}")
+        unavailable(f"redis-server did not start on port {self.port}")
 
     def _pong(self) -> bool:
         try:

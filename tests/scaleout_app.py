@@ -1,4 +1,4 @@
-"""The apps started as real server processes by tests/test_scaleout.py and benchmarks/scaleout.py.
+"""The apps started as real server processes by tests/test_scaleout.py.
 
 Configured by ``SAML_*`` environment variables only::
 

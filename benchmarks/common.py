@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from saml_middleware.config import Settings
 from saml_middleware.devidp import DevIdP
-from saml_middleware.gate import Gate
+from saml_middleware.gate.gate import Gate
 from saml_middleware.http import HTTPRequest
 
 BASE = "https://app.example.com"

@@ -22,7 +22,7 @@ import time
 
 from common import acs_post, make_idp, make_settings, rss_mb, session_cookie
 
-from saml_middleware.gate import Gate
+from saml_middleware.gate.gate import Gate
 from saml_middleware.stores import MemoryReplayCache
 
 

@@ -54,9 +54,9 @@ from lxml import etree
 from saml_middleware import SAMLMiddleware, SAMLWSGIMiddleware
 from saml_middleware.config import Settings
 from saml_middleware.devidp import DevIdP
-from saml_middleware.gate import Gate
-from saml_middleware.idp import load_idp
-from saml_middleware.sp import ServiceProvider
+from saml_middleware.gate.gate import Gate
+from saml_middleware.protocol.metadata import load_idp
+from saml_middleware.protocol.sp import ServiceProvider
 from saml_middleware.stores import MemoryReplayCache
 from saml_middleware.user import SAMLUser
 
@@ -343,7 +343,7 @@ def timed(work: Callable[[], object], n: int) -> tuple[float, float]:
 
 def hot_path(idp: DevIdP, settings: Settings, n: int) -> list[tuple[str, float, float, str]]:
     """Rows of (name, p50, p99, note); times in seconds."""
-    from saml_middleware.devidp.keys import generate_keypair
+    from saml_middleware.protocol.keys import generate_keypair
 
     gate = Gate(settings)
     header = f"theme=dark; {fresh_cookie(gate)}"

@@ -7,11 +7,11 @@ import logging
 
 import pytest
 
-from saml_middleware.audit import AuditEvent, emit
 from saml_middleware.http import HTTPRequest
 from saml_middleware.masking import redact
-from saml_middleware.metrics import metrics_access
-from saml_middleware.setup_page import masked_settings
+from saml_middleware.ops.audit import AuditEvent, emit
+from saml_middleware.ops.metrics import metrics_access
+from saml_middleware.ops.setup_page import masked_settings
 
 from .conftest import START
 
@@ -20,7 +20,7 @@ FIELDS = ["time", "event", "email", "idp", "reason", "ref", "client", "user_agen
 
 
 def _audit(caplog: pytest.LogCaptureFixture) -> list[dict]:
-    return [json.loads(r.getMessage()) for r in caplog.records if r.name == "saml_middleware.audit"]
+    return [json.loads(r.getMessage()) for r in caplog.records if r.name == "saml_middleware.ops.audit"]
 
 
 def _sample(text: str, name: str, **labels: str) -> float | None:
@@ -36,7 +36,7 @@ def _sample(text: str, name: str, **labels: str) -> float | None:
 
 
 def test_audit_line_for_login_refusal_and_logout(make_app, browser_factory, idp, caplog) -> None:
-    caplog.set_level(logging.INFO, logger="saml_middleware.audit")
+    caplog.set_level(logging.INFO, logger="saml_middleware.ops.audit")
     app, _ = make_app()
     browser = browser_factory(app)
     browser.app.headers["user-agent"] = "AuditTest/1.0"
@@ -61,7 +61,7 @@ def test_audit_line_for_login_refusal_and_logout(make_app, browser_factory, idp,
 
 
 def test_audit_refusal_names_the_user_when_known(make_app, browser_factory, caplog) -> None:
-    caplog.set_level(logging.INFO, logger="saml_middleware.audit")
+    caplog.set_level(logging.INFO, logger="saml_middleware.ops.audit")
 
     class Nobody:
         def lookup(self, user):

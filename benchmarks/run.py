@@ -55,7 +55,7 @@ from saml_middleware import SAMLMiddleware, SAMLWSGIMiddleware
 from saml_middleware.config import Settings
 from saml_middleware.devidp import DevIdP
 from saml_middleware.gate.gate import Gate
-from saml_middleware.protocol.metadata import load_idp
+from saml_middleware.gate.metadata_refresh import load_idp
 from saml_middleware.protocol.sp import ServiceProvider
 from saml_middleware.stores import MemoryReplayCache
 from saml_middleware.user import SAMLUser

@@ -20,7 +20,7 @@ FIELDS = ["time", "event", "email", "idp", "reason", "ref", "client", "user_agen
 
 
 def _audit(caplog: pytest.LogCaptureFixture) -> list[dict]:
-    return [json.loads(r.getMessage()) for r in caplog.records if r.name == "saml_middleware.ops.audit"]
+    return [json.loads(r.getMessage()) for r in caplog.records if r.name == "saml_middleware.audit"]
 
 
 def _sample(text: str, name: str, **labels: str) -> float | None:
@@ -36,7 +36,7 @@ def _sample(text: str, name: str, **labels: str) -> float | None:
 
 
 def test_audit_line_for_login_refusal_and_logout(make_app, browser_factory, idp, caplog) -> None:
-    caplog.set_level(logging.INFO, logger="saml_middleware.ops.audit")
+    caplog.set_level(logging.INFO, logger="saml_middleware.audit")
     app, _ = make_app()
     browser = browser_factory(app)
     browser.app.headers["user-agent"] = "AuditTest/1.0"
@@ -61,7 +61,7 @@ def test_audit_line_for_login_refusal_and_logout(make_app, browser_factory, idp,
 
 
 def test_audit_refusal_names_the_user_when_known(make_app, browser_factory, caplog) -> None:
-    caplog.set_level(logging.INFO, logger="saml_middleware.ops.audit")
+    caplog.set_level(logging.INFO, logger="saml_middleware.audit")
 
     class Nobody:
         def lookup(self, user):

@@ -11,22 +11,25 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import uvicorn
 
 from ..asgi import SAMLMiddleware
 from ..config import Settings
-from ..devidp import DevIdP, generate_keypair, load_users
 from ..errors import ConfigError
 from ..masking import redact
 from ..ops.expiry import expiry_report, quiet_expiry_log
+from ..protocol.keys import generate_keypair
 from ..protocol.logout import sls_url
-from ..serve.proxy import proxy_command
-from ..serve.runner import add_server_options, run_command
+from ..serve.runner import add_server_options, proxy_command, run_command
 from .demo import demo_app, listen_or_explain
 from .sessions import add_sessions_command
 
 __all__ = ["main"]
+
+if TYPE_CHECKING:
+    from ..devidp import DevIdP
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -142,6 +145,8 @@ def _dev_idp(
     args: argparse.Namespace, sp_acs_url: str | None = None, sp_entity_id: str | None = None
 ) -> DevIdP:
     """The dev IdP from command-line options; ``--key-dir`` keeps its key pair across restarts."""
+    from ..devidp import DevIdP, load_users  # only ``demo`` and ``dev-idp`` load the dev IdP
+
     key_pem = cert_pem = None
     if args.key_dir:
         kdir = Path(args.key_dir)
@@ -284,4 +289,3 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     return int(args.func(args))
-

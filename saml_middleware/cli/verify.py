@@ -11,9 +11,9 @@ from urllib.parse import unquote_to_bytes
 
 from ..config import Settings
 from ..errors import REASONS, ConfigError, ResponseRejected
+from ..gate.metadata_refresh import load_idp
 from ..gate.notconfigured import idp_todo
 from ..protocol.checks import parse_instant
-from ..protocol.metadata import load_idp
 from ..protocol.sp import ServiceProvider
 from ..stores import MemoryReplayCache
 

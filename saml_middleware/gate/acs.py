@@ -6,17 +6,19 @@ reference id, no session cookie, and exactly one log record with the reason.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import re
 from collections.abc import Awaitable, Callable
 from html import escape
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 from ..config import Settings
 from ..errors import ResponseRejected, StoreUnavailable
 from ..http import HTTPRequest, HTTPResponse
+from ..ops.audit import EventSink
 from ..pages import page
 from ..paths import safe_return_path
 from ..protocol.sp import ServiceProvider
@@ -27,15 +29,23 @@ from ..users.base import UserDirectory
 from .metadata_refresh import MetadataRefresher
 from .pending import PENDING_AGE, PendingCookies
 
-if TYPE_CHECKING:
-    from ..ops.operations import Operations
-
-__all__ = ["LOGIN_COOKIE_AGE", "RELAY_KEY", "AssertionConsumer", "Resolver", "login_cookie_name"]
+__all__ = ["LOGIN_COOKIE_AGE", "RELAY_KEY", "AssertionConsumer", "Resolver", "login_cookie_name", "run_here"]
 
 logger = logging.getLogger("saml_middleware")
 T = TypeVar("T")
 #: Runs an awaitable to completion from the calling thread (adapter-specific).
 Resolver = Callable[[Awaitable[Any]], Any]
+
+
+def run_here(awaitable: Awaitable[Any]) -> Any:
+    """The default :data:`Resolver`: run ``awaitable`` on a new event loop (no loop running here)."""
+
+    async def wait() -> Any:
+        return await awaitable
+
+    return asyncio.run(wait())
+
+
 LOGIN_COOKIE_AGE = PENDING_AGE
 #: An opaque RelayState key: it names the pending login (and logout) cookie.
 RELAY_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}\Z")
@@ -65,7 +75,7 @@ class AssertionConsumer:
         codec: CookieCodec,
         token: Callable[[int], str],
         *,
-        events: Operations | None = None,
+        events: EventSink | None = None,
     ) -> None:
         self.settings = settings
         self.sp = sp

@@ -9,12 +9,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sized
 from urllib.parse import parse_qs, quote
 
 from ..config import Settings
@@ -24,30 +22,23 @@ from ..ops.configcheck import log_startup_warnings
 from ..ops.operations import Operations
 from ..pages import page
 from ..paths import BadPath, canonical_path, is_public, safe_return_path
-from ..protocol.metadata import IdPInfo, load_idp
+from ..protocol.metadata import IdPInfo
 from ..protocol.sp import ServiceProvider
 from ..sessions import CookieSessionManager, ServerSessionManager, Session, SessionManager
 from ..sessions.cookies import CookieCodec
 from ..stores import ReplayCache, SessionStore, open_stores
 from ..user import SAMLUser
 from ..users import UserDirectory, directory_from_setting
-from .acs import AssertionConsumer, Resolver
+from .acs import AssertionConsumer, Resolver, run_here
 from .identity_headers import IdentityHeaders
 from .logout import SingleLogout
-from .metadata_refresh import MetadataRefresher
+from .metadata_refresh import MetadataRefresher, load_idp
 from .notconfigured import not_configured, unconfigured_routes
 from .signout import SignOut
 
 __all__ = ["Gate"]
 
 logger = logging.getLogger("saml_middleware")
-
-
-def _run_here(awaitable: Awaitable[Any]) -> Any:
-    async def wait() -> Any:
-        return await awaitable
-
-    return asyncio.run(wait())
 
 
 class Gate:
@@ -113,7 +104,17 @@ class Gate:
         self.authenticate_blocks = self.sessions.blocking
         self._unavailable_logged = 0.0
         #: audit log, metrics, setup page, certificate expiry watch
-        self.ops = Operations.for_gate(self)
+        store = getattr(self.sessions, "store", None)  # live sessions: counted only in-process (no SCAN)
+        self.ops = Operations(
+            settings,
+            idp=lambda: self.sp.idp,  # as refreshed
+            session=self.session,
+            challenge=self.challenge,
+            active_sessions=lambda: len(store) if isinstance(store, Sized) else None,
+            logout_url=lambda: settings.base_url + self.slo.path,  # {prefix}/sls, built below
+            metadata_state=self._metadata_state,
+            clock=clock,
+        )
         self.acs = AssertionConsumer(
             settings, self.sp, self.directory, self.sessions, self.codec, token, events=self.ops
         )
@@ -140,6 +141,10 @@ class Gate:
         self._public = settings.public_paths
         self._logout_prefix = settings.logout_path + "?token="
         self.identity_headers = IdentityHeaders(settings)
+
+    def _metadata_state(self) -> tuple[float | None, int]:
+        r = self.refresher  # only with SAML_IDP_METADATA_URL
+        return (None, 0) if r is None else (r.loaded_at, r.failures)
 
     @property
     def idp(self) -> IdPInfo:
@@ -232,7 +237,7 @@ class Gate:
         return HTTPResponse.json(503, {"error": "store_unavailable"}, headers)
 
     # -- endpoints --------------------------------------------------------
-    def handle_endpoint(self, request: HTTPRequest, resolve: Resolver = _run_here) -> HTTPResponse:
+    def handle_endpoint(self, request: HTTPRequest, resolve: Resolver = run_here) -> HTTPResponse:
         """Serve one of the middleware's own endpoints (may do heavy work)."""
         self.ops.expiry.tick()
         handler = self._routes.get(request.path)

@@ -1,6 +1,6 @@
 """Keeping the IdP from ``SAML_IDP_METADATA_URL`` fresh: Entra's certificate rollover without a restart.
 
-The metadata is fetched at start (``idp.load_idp``), then again
+The metadata is loaded at start (:func:`load_idp`, from a URL, a file or inline XML), then again
 
 * every ``SAML_IDP_METADATA_REFRESH`` seconds: the check is made when a login
   starts or a response reaches the ACS, against the injected clock, and the
@@ -25,14 +25,14 @@ from typing import TYPE_CHECKING, TypeVar
 import httpx
 
 from ..config import Settings
-from ..errors import ResponseRejected
+from ..errors import ConfigError, ResponseRejected
 from ..masking import redact
-from ..protocol.metadata import fetch_metadata, idp_from_metadata
+from ..protocol.metadata import IdPInfo, idp_from_metadata
 
 if TYPE_CHECKING:
     from ..protocol.sp import ServiceProvider
 
-__all__ = ["FAILURE_INTERVAL", "RETRY_INTERVAL", "MetadataRefresher"]
+__all__ = ["FAILURE_INTERVAL", "RETRY_INTERVAL", "MetadataRefresher", "fetch_metadata", "load_idp"]
 
 logger = logging.getLogger("saml_middleware")
 T = TypeVar("T")
@@ -40,6 +40,51 @@ T = TypeVar("T")
 FAILURE_INTERVAL = 60.0
 #: After a failed refresh, try again after this many seconds (or the refresh period if shorter).
 RETRY_INTERVAL = 300.0
+
+
+def fetch_metadata(url: str, *, timeout: float = 10.0) -> bytes:
+    """GET the metadata at ``url`` (redirects followed). :raises httpx.HTTPError:"""
+    resp = httpx.get(url, timeout=timeout, follow_redirects=True)
+    resp.raise_for_status()
+    return resp.content
+
+
+def load_idp(
+    settings: Settings, *, fetch: bool = True, fetcher: Callable[[str], bytes] = fetch_metadata
+) -> IdPInfo:
+    """Resolve the IdP from settings: metadata (URL, file or inline) and/or manual values.
+
+    Manual values override what the metadata says, and ``SAML_IDP_CERT``
+    certificates are added to the metadata's (useful during a rollover).
+
+    :param fetch: allow fetching ``SAML_IDP_METADATA_URL`` over the network.
+    :param fetcher: how to fetch it (tests replace it).
+    :raises ConfigError: naming the variable and what is wrong with it.
+    """
+    xml: bytes | None = None
+    source = ""
+    try:
+        if settings.idp_metadata:
+            source, xml = "SAML_IDP_METADATA", settings.idp_metadata.encode()
+        elif settings.idp_metadata_file:
+            source = "SAML_IDP_METADATA_FILE"
+            with open(settings.idp_metadata_file, "rb") as fh:
+                xml = fh.read()
+        elif settings.idp_metadata_url and fetch:
+            source = "SAML_IDP_METADATA_URL"
+            xml = fetcher(settings.idp_metadata_url)
+    except (OSError, httpx.HTTPError) as exc:
+        where = settings.idp_metadata_url if source == "SAML_IDP_METADATA_URL" else settings.idp_metadata_file
+        why = str(exc) or type(exc).__name__
+        raise ConfigError(
+            [f"{source}: cannot load the IdP metadata from {redact(str(where))}: {redact(why)}"]
+        ) from None
+    if xml is None:
+        return IdPInfo(settings.idp_entity_id, settings.idp_sso_url, settings.idp_cert)
+    try:
+        return idp_from_metadata(settings, xml)
+    except ValueError as exc:
+        raise ConfigError([f"{source}: {exc}"]) from None
 
 
 class MetadataRefresher:

@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import secrets
 from html import escape
-from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 from ..config import Settings
 from ..http import HTTPRequest, HTTPResponse
+from ..ops.audit import EventSink
 from ..pages import page
 from ..sessions import Session, SessionManager
 from .logout import SingleLogout
-
-if TYPE_CHECKING:
-    from ..ops.operations import Operations
 
 __all__ = ["SignOut"]
 
@@ -42,7 +39,7 @@ class SignOut:
         settings: Settings,
         sessions: SessionManager,
         slo: SingleLogout,
-        events: Operations,
+        events: EventSink,
     ) -> None:
         self.settings = settings
         self.sessions = sessions

@@ -1,6 +1,6 @@
 """The audit log: one JSON line per login, refusal, logout and session revocation.
 
-Records go to the ``saml_middleware.ops.audit`` logger at INFO (refusals at
+Records go to the ``saml_middleware.audit`` logger at INFO (refusals at
 WARNING); the message *is* the JSON document, so any handler that writes
 ``%(message)s`` produces JSON Lines ready for a SIEM. The same values are on
 the record as a dict attribute ``saml_audit``.
@@ -17,14 +17,18 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
+from typing import Protocol
 
-__all__ = ["EVENTS", "AuditEvent", "audit_logger", "emit"]
+from ..http import HTTPRequest
+
+__all__ = ["EVENTS", "AuditEvent", "EventSink", "audit_logger", "emit"]
 
 #: The ``event`` values.
 EVENTS = ("login", "refusal", "logout", "revocation")
-audit_logger = logging.getLogger("saml_middleware.ops.audit")
+audit_logger = logging.getLogger("saml_middleware.audit")  # the logger name is public: keep it
 
 
 @dataclass(frozen=True)
@@ -69,3 +73,24 @@ def emit(event: AuditEvent, logger: logging.Logger = audit_logger) -> None:
     logger.log(
         level, "%s", json.dumps(data, separators=(",", ":"), ensure_ascii=False), extra={"saml_audit": data}
     )
+
+
+class EventSink(Protocol):
+    """Where the gate's endpoints report logins, refusals and logouts
+    (:class:`~saml_middleware.ops.operations.Operations` is the one in use)."""
+
+    #: a monotonic clock for latencies
+    timer: Callable[[], float]
+
+    def event(
+        self,
+        name: str,
+        request: HTTPRequest | None,
+        *,
+        email: str | None = None,
+        reason: str | None = None,
+        ref: str | None = None,
+        started: float | None = None,
+    ) -> None:
+        """Record one login, refusal or logout seen while handling ``request``."""
+        ...

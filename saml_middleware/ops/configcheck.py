@@ -17,7 +17,7 @@ from dataclasses import fields
 from urllib.parse import urlsplit
 
 from ..config import Settings
-from ..configrules import public_path_warnings
+from ..configrules import TARGET_ENV, public_path_warnings
 
 __all__ = ["config_warnings", "known_variables", "log_startup_warnings", "store_problem"]
 
@@ -30,8 +30,6 @@ _REPORTED: set[str] = set()
 def known_variables() -> frozenset[str]:
     """Every ``SAML_*`` variable something in this package reads: each setting, its
     ``_FILE`` form, and the variables the commands use among themselves."""
-    from ..serve.runner import TARGET_ENV  # imported here: runner imports the adapters, which import this
-
     names = {"SAML_" + f.name.upper() for f in fields(Settings)}
     return frozenset(names | {n + "_FILE" for n in names} | {TARGET_ENV})
 

@@ -1,6 +1,7 @@
 """What operators see of a running middleware: audit log, metrics, setup page, expiry warnings.
 
-One :class:`Operations` per :class:`~saml_middleware.gate.Gate` (``gate.ops``).
+One :class:`Operations` per :class:`~saml_middleware.gate.Gate` (``gate.ops``), built
+by the gate from values (settings, the IdP in use, its session reader, a clock).
 The ACS and the logout endpoint report each event to :meth:`Operations.record`,
 which writes the audit line, counts it, and keeps the last 50 refusals for the
 setup page.
@@ -10,8 +11,8 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sized
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from ..config import Settings
 from ..http import HTTPRequest, HTTPResponse
@@ -22,9 +23,6 @@ from .audit import AuditEvent, emit
 from .expiry import ExpiryWatch, certificate_statuses
 from .metrics import Metrics, metrics_access
 from .setup_page import render_setup
-
-if TYPE_CHECKING:
-    from ..gate.gate import Gate
 
 __all__ = ["REFUSALS_KEPT", "Operations"]
 
@@ -84,35 +82,6 @@ class Operations:
         )
         self.expiry = ExpiryWatch(self.certificates, clock)
         self.expiry.tick()  # warn at start-up, then once a day
-
-    @classmethod
-    def for_gate(cls, gate: Gate) -> Operations:
-        """Wired to ``gate``: its IdP (as refreshed), sessions, clock and endpoints."""
-
-        def active_sessions() -> int | None:
-            store = getattr(gate.sessions, "store", None)
-            # counted only where it is cheap (the in-process store); Redis would need a SCAN
-            return len(store) if isinstance(store, Sized) else None
-
-        def logout_url() -> str | None:
-            # every gate serves the single logout service at {prefix}/sls (built after this)
-            return gate.settings.base_url + gate.slo.path
-
-        def metadata_state() -> tuple[float | None, int]:
-            # read once the gate is built; a refresher only with SAML_IDP_METADATA_URL
-            refresher = gate.refresher
-            return (None, 0) if refresher is None else (refresher.loaded_at, refresher.failures)
-
-        return cls(
-            gate.settings,
-            idp=lambda: gate.sp.idp,
-            metadata_state=metadata_state,
-            session=gate.session,
-            challenge=gate.challenge,
-            active_sessions=active_sessions,
-            logout_url=logout_url,
-            clock=gate.clock,
-        )
 
     def certificates(self) -> tuple[Iterable[str], str]:
         """The IdP signing certificates in use and the SP certificate (``""`` if none)."""

@@ -19,6 +19,7 @@ from lxml import etree
 from ..errors import ResponseRejected
 from .envelope import check_envelope, parse_instant
 from .subject import (
+    Expected,
     bearer_confirmations,
     check_authn_statements,
     check_bearers,
@@ -58,19 +59,6 @@ class Parts:
     assertion: etree._Element
     response_signature: etree._Element | None
     assertion_signature: etree._Element | None
-
-
-@dataclass(frozen=True)
-class Expected:
-    """What this SP expects of a response to it."""
-
-    acs_url: str
-    sp_entity_id: str
-    idp_entity_id: str
-    request_id: str | None
-    allow_unsolicited: bool
-    clock_skew: float
-    max_age: float
 
 
 def check_structure(root: etree._Element) -> Parts:

@@ -2,20 +2,18 @@
 
 From federation metadata (Entra's FederationMetadata.xml with its UTF-8 BOM and
 WS-Federation RoleDescriptors, AD FS, Okta, Google, Keycloak...) or from the
-manual ``SAML_IDP_SSO_URL`` / ``SAML_IDP_ENTITY_ID`` / ``SAML_IDP_CERT``.
+manual ``SAML_IDP_SSO_URL`` / ``SAML_IDP_ENTITY_ID`` / ``SAML_IDP_CERT``. Reading the
+settings' file or URL is the gate's (:func:`saml_middleware.gate.metadata_refresh.load_idp`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
-import httpx
 from lxml import etree
 
 from ..config import Settings
-from ..errors import ConfigError, ResponseRejected
-from ..masking import redact
+from ..errors import ResponseRejected
 from ..pem import load_certificates
 from .metadata_signature import verify_metadata_signature
 from .xml import parse_untrusted, q
@@ -23,9 +21,7 @@ from .xml import parse_untrusted, q
 __all__ = [
     "NOT_CONFIGURED",
     "IdPInfo",
-    "fetch_metadata",
     "idp_from_metadata",
-    "load_idp",
     "parse_idp_metadata",
 ]
 
@@ -130,13 +126,6 @@ def _idp_info(root: etree._Element, entity_id: str | None) -> IdPInfo:
     return IdPInfo(ident, sso[0], tuple(dict.fromkeys(certs)), slo[0] if slo else None)
 
 
-def fetch_metadata(url: str, *, timeout: float = 10.0) -> bytes:
-    """GET the metadata at ``url`` (redirects followed). :raises httpx.HTTPError:"""
-    resp = httpx.get(url, timeout=timeout, follow_redirects=True)
-    resp.raise_for_status()
-    return resp.content
-
-
 def idp_from_metadata(settings: Settings, xml: bytes) -> IdPInfo:
     """The IdP from a metadata document, its signature checked against
     ``SAML_IDP_METADATA_CERT`` when set, and the manual settings applied.
@@ -153,41 +142,3 @@ def idp_from_metadata(settings: Settings, xml: bytes) -> IdPInfo:
         certificates=tuple(dict.fromkeys(info.certificates + settings.idp_cert)),
         slo_url=info.slo_url,
     )
-
-
-def load_idp(
-    settings: Settings, *, fetch: bool = True, fetcher: Callable[[str], bytes] = fetch_metadata
-) -> IdPInfo:
-    """Resolve the IdP from settings: metadata (URL, file or inline) and/or manual values.
-
-    Manual values override what the metadata says, and ``SAML_IDP_CERT``
-    certificates are added to the metadata's (useful during a rollover).
-
-    :param fetch: allow fetching ``SAML_IDP_METADATA_URL`` over the network.
-    :param fetcher: how to fetch it (tests replace it).
-    :raises ConfigError: naming the variable and what is wrong with it.
-    """
-    xml: bytes | None = None
-    source = ""
-    try:
-        if settings.idp_metadata:
-            source, xml = "SAML_IDP_METADATA", settings.idp_metadata.encode()
-        elif settings.idp_metadata_file:
-            source = "SAML_IDP_METADATA_FILE"
-            with open(settings.idp_metadata_file, "rb") as fh:
-                xml = fh.read()
-        elif settings.idp_metadata_url and fetch:
-            source = "SAML_IDP_METADATA_URL"
-            xml = fetcher(settings.idp_metadata_url)
-    except (OSError, httpx.HTTPError) as exc:
-        where = settings.idp_metadata_url if source == "SAML_IDP_METADATA_URL" else settings.idp_metadata_file
-        why = str(exc) or type(exc).__name__
-        raise ConfigError(
-            [f"{source}: cannot load the IdP metadata from {redact(str(where))}: {redact(why)}"]
-        ) from None
-    if xml is None:
-        return IdPInfo(settings.idp_entity_id, settings.idp_sso_url, settings.idp_cert)
-    try:
-        return idp_from_metadata(settings, xml)
-    except ValueError as exc:
-        raise ConfigError([f"{source}: {exc}"]) from None

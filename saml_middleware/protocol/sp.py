@@ -120,7 +120,7 @@ class ServiceProvider:
     """Builds AuthnRequests and SP metadata; validates SAML responses.
 
     :param settings: the configuration.
-    :param idp: the IdP as loaded (``idp.load_idp``).
+    :param idp: the IdP as loaded (``gate.metadata_refresh.load_idp``).
     :param replay: where accepted assertion IDs are remembered.
     :param clock: epoch seconds; tests freeze it.
     :param random_id: makes message IDs; tests make it predictable.

@@ -8,7 +8,7 @@ not blank, and an ``AuthnStatement`` (an assertion without one is not a login).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from lxml import etree
@@ -17,10 +17,8 @@ from ..errors import ResponseRejected
 from .envelope import parse_instant
 from .xml import q
 
-if TYPE_CHECKING:
-    from .checks import Expected
-
 __all__ = [
+    "Expected",
     "bearer_confirmations",
     "check_authn_statements",
     "check_bearers",
@@ -30,6 +28,19 @@ __all__ = [
 
 BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
 _IDENTIFIERS = ("NameID", "EncryptedID", "BaseID")
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What this SP expects of a response to it (re-exported by ``checks``)."""
+
+    acs_url: str
+    sp_entity_id: str
+    idp_entity_id: str
+    request_id: str | None
+    allow_unsolicited: bool
+    clock_skew: float
+    max_age: float
 
 
 def same_url(a: str, b: str) -> bool:

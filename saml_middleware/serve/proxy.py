@@ -14,7 +14,6 @@ WebSockets of signed-in users are passed through (httpx-ws).
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -37,7 +36,7 @@ from .accesslog import AccessLog, asgi_marker, escape_control
 
 __all__ = ["HOP_BY_HOP", "ReverseProxy", "proxy_app"]
 
-logger = logging.getLogger("saml_middleware.serve.proxy")
+logger = logging.getLogger("saml_middleware.proxy")  # the logger name is public: keep it
 #: Headers that describe one connection, never forwarded (plus those named in ``Connection``).
 HOP_BY_HOP = frozenset(
     ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"]
@@ -268,10 +267,3 @@ def proxy_app(upstream: str, settings: Settings | None = None, **gate_options: A
     settings = settings if settings is not None else Settings.from_env()
     proxy = ReverseProxy(upstream, IdentityHeaders(settings), base_url=settings.base_url)
     return AccessLog(SAMLMiddleware(asgi_marker(proxy), settings=settings, **gate_options))
-
-
-def proxy_command(args: argparse.Namespace) -> int:
-    """``saml-middleware proxy URL``."""
-    from .runner import serve
-
-    return serve({"mode": "proxy", "upstream": args.upstream}, args)

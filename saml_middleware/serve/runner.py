@@ -29,14 +29,22 @@ import uvicorn.logging
 
 from ..asgi import SAMLMiddleware
 from ..config import Settings
+from ..configrules import TARGET_ENV
 from ..errors import ConfigError
 from ..types import ASGIApp
 from .accesslog import AccessLog, asgi_marker, escape_message, wsgi_marker
 
-__all__ = ["AppLoadError", "add_server_options", "build_app", "detect_interface", "load_app", "serve"]
+__all__ = [
+    "AppLoadError",
+    "add_server_options",
+    "build_app",
+    "detect_interface",
+    "load_app",
+    "proxy_command",
+    "run_command",
+    "serve",
+]
 
-#: How worker processes learn what to serve (``--workers`` > 1 needs an import string).
-TARGET_ENV = "SAML_MIDDLEWARE_SERVE"
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
@@ -205,3 +213,8 @@ def run_command(args: argparse.Namespace) -> int:
         "app_dir": os.path.abspath(args.app_dir),
     }
     return serve(spec, args)
+
+
+def proxy_command(args: argparse.Namespace) -> int:
+    """``saml-middleware proxy URL``."""
+    return serve({"mode": "proxy", "upstream": args.upstream}, args)

@@ -9,7 +9,7 @@ connection). Messages flow both ways until either side closes; the close code is
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import anyio
 import httpx
@@ -20,15 +20,24 @@ from ..masking import redact
 from ..paths import BadPath
 from ..types import Receive, Scope, Send
 
-if TYPE_CHECKING:
-    from .proxy import ReverseProxy
 
-__all__ = ["forward_websocket"]
+class Upstream(Protocol):
+    """What the pass-through needs of :class:`~saml_middleware.serve.proxy.ReverseProxy`."""
 
-logger = logging.getLogger("saml_middleware.serve.proxy")
+    @property
+    def client(self) -> httpx.AsyncClient: ...
+
+    def url_for(self, scope: Scope) -> httpx.URL: ...
+
+    def headers_for(self, scope: Scope) -> list[tuple[bytes, bytes]]: ...
 
 
-async def forward_websocket(proxy: ReverseProxy, scope: Scope, receive: Receive, send: Send) -> None:
+__all__ = ["Upstream", "forward_websocket"]
+
+logger = logging.getLogger("saml_middleware.proxy")  # the logger name is public: keep it
+
+
+async def forward_websocket(proxy: Upstream, scope: Scope, receive: Receive, send: Send) -> None:
     """Connect to the upstream, accept the client, and pump messages until one side closes."""
     message = await receive()
     if message["type"] != "websocket.connect":

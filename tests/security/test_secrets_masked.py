@@ -18,9 +18,10 @@ import pytest
 from saml_middleware import SAMLMiddleware, SAMLWSGIMiddleware, Settings
 from saml_middleware.devidp import DevIdP, generate_keypair
 from saml_middleware.errors import ConfigError
+from saml_middleware.gate.metadata_refresh import load_idp
 from saml_middleware.masking import redact, secrecy
 from saml_middleware.ops.setup_page import masked_settings
-from saml_middleware.protocol.metadata import idp_from_metadata, load_idp
+from saml_middleware.protocol.metadata import idp_from_metadata
 from saml_middleware.stores import MemoryReplayCache
 from saml_middleware.users import AssertionDirectory, directory_from_setting
 

@@ -10,7 +10,7 @@
   signed LogoutResponse.
 
 Refusals are 4xx pages with a reference id and one log record with the
-reason (``slo.py`` and ``errors.REASONS``); never a 500.
+reason (``protocol/logout.py`` and ``errors.REASONS``); never a 500.
 """
 
 from __future__ import annotations

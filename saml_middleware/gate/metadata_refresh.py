@@ -116,7 +116,7 @@ class MetadataRefresher:
         self._lock = threading.Lock()
         self.next_due = clock() + settings.idp_metadata_refresh
         self._last_forced = float("-inf")
-        #: for the metrics (operations.py): last successful load, failed refreshes so far
+        #: for the metrics (ops/operations.py): last successful load, failed refreshes so far
         self.loaded_at = clock()
         self.failures = 0
 

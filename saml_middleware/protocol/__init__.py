@@ -1,7 +1,7 @@
 """SAML in, values out: the only layer that touches XML (lxml, xmlsec) and pysaml2.
 
-``xml`` (hardened parsing), ``signatures`` (XML-DSig and Redirect-binding
-signatures), ``metadata_signature``, ``checks`` / ``envelope`` / ``subject``
+``xml`` (hardened parsing), ``signatures`` (XML-DSig verification, the
+metadata's own signature), ``checks`` / ``envelope`` / ``subject``
 (the response checks), ``decrypt`` / ``xmlenc``, ``identity`` / ``attributes``
 (who signed in), ``sp`` (the ServiceProvider, the one module importing
 ``saml2``), ``logout`` (single logout messages), ``metadata`` (IdP metadata)

@@ -1,7 +1,7 @@
 """Single logout, the protocol part: the HTTP-Redirect binding and the checks on logout messages.
 
 No HTTP objects in or out: a raw query string or form fields in, a checked
-:class:`LogoutMessage` out (``logout.py`` makes the HTTP decisions; ``sp.py``
+:class:`LogoutMessage` out (``gate/logout.py`` makes the HTTP decisions; ``sp.py``
 builds the outgoing XML). Every refusal is a
 :class:`~saml_middleware.errors.ResponseRejected` with its reason code.
 

@@ -15,7 +15,7 @@ from lxml import etree
 from ..config import Settings
 from ..errors import ResponseRejected
 from ..pem import load_certificates
-from .metadata_signature import verify_metadata_signature
+from .signatures import verify_metadata_signature
 from .xml import parse_untrusted, q
 
 __all__ = [

@@ -226,7 +226,7 @@ class ServiceProvider:
         return self._metadata
 
     def use_idp(self, idp: IdPInfo) -> None:
-        """Switch to refreshed IdP metadata (``metadata_refresh.py``); in-flight checks keep the old."""
+        """Switch to refreshed IdP metadata (``gate/metadata_refresh.py``); in-flight checks keep the old."""
         self.idp, self.verify_signature = idp, _verifier(idp, self.settings.allow_sha1)
 
     # -- incoming -------------------------------------------------------

@@ -4,7 +4,7 @@
 * :meth:`Gate.authenticate` - the signed-in user in these cookies, if any (cheap);
   :meth:`Gate.session` - the same as a session, with the refreshed cookie to send.
 * :meth:`Gate.challenge` - what an unauthenticated request gets (302 or 401).
-* :meth:`Gate.handle_endpoint` - login, ACS, metadata, logout, health, auth (``auth_request``).
+* :meth:`Gate.handle_endpoint` - login (``login.py``), ACS, metadata, logout, health, auth (``auth_request``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sized
-from urllib.parse import parse_qs, quote
+from urllib.parse import quote
 
 from ..config import Settings
 from ..errors import StoreUnavailable
@@ -31,6 +31,7 @@ from ..user import SAMLUser
 from ..users import UserDirectory, directory_from_setting
 from .acs import AssertionConsumer, Resolver, run_here
 from .identity_headers import IdentityHeaders
+from .login import LoginStart
 from .logout import SingleLogout
 from .metadata_refresh import MetadataRefresher, load_idp
 from .notconfigured import not_configured, unconfigured_routes
@@ -118,17 +119,19 @@ class Gate:
         self.acs = AssertionConsumer(
             settings, self.sp, self.directory, self.sessions, self.codec, token, events=self.ops
         )
+        #: GET {prefix}/login and the browser challenge (login.py)
+        self.login = LoginStart(settings, self.sp, self.codec, self.acs.pending, token)
         self.slo = SingleLogout(settings, self.sp, self.sessions, self.codec, token)
         #: SAML_IDP_METADATA_URL: refreshed when a login starts or at the ACS (metadata_refresh.py)
         self.refresher = (
             MetadataRefresher(settings, self.sp, clock=clock) if settings.idp_metadata_url else None
         )
-        self.acs.refresher = self.refresher
+        self.acs.refresher = self.login.refresher = self.refresher
         prefix = settings.path_prefix
         self._prefix_slash = prefix + "/"
         self._routes: dict[str, Callable[[HTTPRequest, Resolver], HTTPResponse]] = {
             settings.acs_path: self.acs,
-            prefix + "/login": self._login,
+            prefix + "/login": self.login,
             prefix + "/metadata": self._metadata,
             prefix + "/logout": SignOut(settings, self.sessions, self.slo, self.ops),
             prefix + "/sls": self.slo,
@@ -210,7 +213,7 @@ class Gate:
             and wants_html
             and request.headers.get("x-requested-with") is None
         ):
-            return self._start_login(request, safe_return_path(target) or self.settings.default_redirect)
+            return self.login.start(request, safe_return_path(target) or self.settings.default_redirect)
         login_url = f"{self.settings.base_url}{self.settings.login_path}?next={quote(target, safe='/')}"
         return HTTPResponse.json(
             401,
@@ -249,22 +252,6 @@ class Gate:
             return handler(request, resolve)
         except StoreUnavailable as exc:
             return self.unavailable(request, exc)
-
-    def _start_login(self, request: HTTPRequest, next_path: str) -> HTTPResponse:
-        if self.refresher is not None:
-            self.refresher.refresh_if_due()
-        relay = self.token(18)
-        login = self.sp.build_login(relay)
-        value = self.codec.dump_login({"r": login.request_id, "n": next_path})
-        # its own cookie (sent to the ACS only), the oldest pending logins beyond the bound expired
-        cookies = self.acs.pending.start(request.headers.get("cookie"), relay, value)
-        return HTTPResponse.redirect(302, login.url, *cookies)
-
-    def _login(self, request: HTTPRequest, resolve: Resolver) -> HTTPResponse:
-        if request.method not in ("GET", "HEAD"):
-            return HTTPResponse.html(405, page("Method not allowed", "Use GET."))
-        nxt = parse_qs(request.query).get("next", [""])[0]
-        return self._start_login(request, safe_return_path(nxt) or self.settings.default_redirect)
 
     def _metadata(self, request: HTTPRequest, resolve: Resolver) -> HTTPResponse:
         headers = [

@@ -25,12 +25,14 @@ from saml_middleware.devidp import DevIdP
 
 # -- the package's internals (the only place the benchmarks name them) ----------------
 from saml_middleware.gate import Gate
+from saml_middleware.gate.metadata_refresh import load_idp
 from saml_middleware.http import HTTPRequest, HTTPResponse
-from saml_middleware.idp import load_idp
-from saml_middleware.sp import ServiceProvider
+from saml_middleware.protocol.sp import ServiceProvider
+from saml_middleware.sessions.cookie import CookieSessionManager
 from saml_middleware.stores import MemoryReplayCache
 
 __all__ = [
+    "CookieSessionManager",
     "Gate",
     "HTTPRequest",
     "HTTPResponse",

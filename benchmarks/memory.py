@@ -20,7 +20,16 @@ import argparse
 import gc
 import time
 
-from common import Gate, MemoryReplayCache, acs_post, make_idp, make_settings, rss_mb, session_cookie
+from common import (
+    CookieSessionManager,
+    Gate,
+    MemoryReplayCache,
+    acs_post,
+    make_idp,
+    make_settings,
+    rss_mb,
+    session_cookie,
+)
 
 
 def main() -> None:
@@ -35,6 +44,8 @@ def main() -> None:
     replay = MemoryReplayCache(max_entries=args.replay_max)  # the default store, its bound made visible
     gate = Gate(make_settings(idp), replay=replay)
     sessions = gate.sessions
+    if not isinstance(sessions, CookieSessionManager):  # the default SAML_SESSION_STORE=cookie
+        raise SystemExit(f"expected cookie sessions, got {type(sessions).__name__}")
     if args.session_cache:
         sessions.CACHE_SIZE = args.session_cache
 

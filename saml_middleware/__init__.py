@@ -22,4 +22,5 @@ __all__ = [
     "Settings",
     "StoreUnavailable",
 ]
+#: the one place the version is written (pyproject.toml reads it)
 __version__ = "0.1.0"

@@ -7,7 +7,7 @@ ACS work runs in a worker thread so XML and crypto never block the event loop.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable
 from typing import Any
 
 import anyio.from_thread
@@ -20,14 +20,10 @@ from .framing import framing_problem
 from .gate import Gate
 from .http import HTTPRequest, HTTPResponse
 from .paths import BadPath, canonical_path, decoded_path, encoded_path, has_encoded_separator
+from .types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["SAMLMiddleware"]
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# the ASGI aliases stay importable from here (they moved to types.py)
+__all__ = ["ASGIApp", "Message", "Receive", "SAMLMiddleware", "Scope", "Send"]
 
 _AUTHENTICATED = AuthCredentials(["authenticated"])
 logger = logging.getLogger("saml_middleware")

@@ -15,7 +15,17 @@ import re
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-__all__ = ["base_url_problems", "idp_leftover_problems", "public_path_problems", "public_path_warnings"]
+__all__ = [
+    "TARGET_ENV",
+    "base_url_problems",
+    "idp_leftover_problems",
+    "public_path_problems",
+    "public_path_warnings",
+]
+
+#: How ``run``/``proxy`` worker processes learn what to serve (``--workers`` > 1 needs an
+#: import string); set by ``serve/runner.py``, known to ``saml-middleware check``.
+TARGET_ENV = "SAML_MIDDLEWARE_SERVE"
 
 _SEPARATORS = re.compile(r"[\s;]+")
 _EXAMPLE = "e.g. SAML_PUBLIC_PATHS=/static,/health"

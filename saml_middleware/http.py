@@ -8,9 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from .cookies import parse_cookies
-
-__all__ = ["HTTPRequest", "HTTPResponse"]
+__all__ = ["HTTPRequest", "HTTPResponse", "parse_cookies"]
 
 
 @dataclass
@@ -65,3 +63,13 @@ class HTTPResponse:
             *(extra or {}).items(),
         ]
         return cls(status, headers, json.dumps(data).encode())
+
+
+def parse_cookies(header: str) -> dict[str, str]:
+    """A ``Cookie`` header as a dict (first value wins, like browsers send the most specific first)."""
+    out: dict[str, str] = {}
+    for chunk in header.split(";"):
+        name, sep, value = chunk.strip().partition("=")
+        if sep and name and name not in out:
+            out[name] = value.strip().strip('"')
+    return out

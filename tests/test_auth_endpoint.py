@@ -6,7 +6,7 @@ import pytest
 
 from saml_middleware import SAMLUser
 from saml_middleware.errors import ConfigError
-from saml_middleware.identity_headers import IdentityHeaders, attribute_header
+from saml_middleware.gate.identity_headers import IdentityHeaders, attribute_header
 
 
 def test_auth_answers_401_without_a_session(make_app, browser_factory) -> None:

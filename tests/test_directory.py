@@ -13,17 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from saml_middleware.directory import (
+from saml_middleware.errors import ConfigError
+from saml_middleware.user import SAMLUser
+from saml_middleware.users import (
     AssertionDirectory,
     PythonDirectory,
     UserDirectory,
     directory_from_setting,
     merge_record,
 )
-from saml_middleware.errors import ConfigError
-from saml_middleware.user import SAMLUser
-from saml_middleware.userfile import FileDirectory
-from saml_middleware.usersql import SQLDirectory
+from saml_middleware.users.file import FileDirectory
+from saml_middleware.users.sql import SQLDirectory
 
 HERE = Path(__file__).parent
 DATA = HERE / "data" / "directory"

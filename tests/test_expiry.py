@@ -11,10 +11,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from saml_middleware.cli import main
-from saml_middleware.devidp.keys import self_signed
-from saml_middleware.expiry import certificate_statuses
-from saml_middleware.gate import Gate
+from saml_middleware.gate.gate import Gate
 from saml_middleware.http import HTTPRequest
+from saml_middleware.ops.expiry import certificate_statuses
+from saml_middleware.protocol.keys import self_signed
 
 from .conftest import APP, START
 

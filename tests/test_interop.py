@@ -6,12 +6,12 @@ import base64
 
 import pytest
 
-from saml_middleware.checks import parse_instant
 from saml_middleware.config import Settings
 from saml_middleware.errors import ResponseRejected
-from saml_middleware.idp import IdPInfo, parse_idp_metadata
 from saml_middleware.pem import load_certificates
-from saml_middleware.sp import ServiceProvider
+from saml_middleware.protocol.checks import parse_instant
+from saml_middleware.protocol.metadata import IdPInfo, parse_idp_metadata
+from saml_middleware.protocol.sp import ServiceProvider
 from saml_middleware.stores import MemoryReplayCache
 
 from .conftest import INTEROP
@@ -330,7 +330,7 @@ def test_interop_verdicts_through_the_http_acs(case: tuple) -> None:
     import httpx
 
     from saml_middleware import REASONS, SAMLWSGIMiddleware
-    from saml_middleware.acs import login_cookie_name
+    from saml_middleware.gate.acs import login_cookie_name
 
     name, cert, acs, audience, issuer, request_id, freeze, expected, options = case
     parts = urlsplit(acs)

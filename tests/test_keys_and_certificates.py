@@ -16,9 +16,9 @@ from lxml import etree
 
 from saml_middleware import ConfigError, Settings
 from saml_middleware.devidp import generate_keypair
-from saml_middleware.devidp.keys import self_signed
-from saml_middleware.identity_headers import IdentityHeaders
+from saml_middleware.gate.identity_headers import IdentityHeaders
 from saml_middleware.pem import pem_body
+from saml_middleware.protocol.keys import self_signed
 
 from .conftest import APP, INTEROP, Clock
 
@@ -103,7 +103,7 @@ def test_matching_rsa_pairs_still_load(settings_factory, pairs) -> None:
 
 # -- the logout verifier and serial-number-0 certificates ---------------------
 def test_logout_verifier_takes_a_serial_zero_certificate(settings_factory) -> None:
-    from saml_middleware.slo import LogoutVerifier
+    from saml_middleware.protocol.logout import LogoutVerifier
 
     testshib = (INTEROP / "15_shibboleth_testshib_signing_cert.pem").read_text()
     with warnings.catch_warnings():
@@ -118,7 +118,7 @@ def _with_metadata_cert(settings_factory: Callable[..., Settings], idp: Any) -> 
 
 
 def test_metadata_signature_with_a_ds_object_is_refused(settings_factory, idp) -> None:
-    from saml_middleware.idp import idp_from_metadata
+    from saml_middleware.protocol.metadata import idp_from_metadata
 
     root = etree.fromstring(idp.metadata_xml().lstrip(b"\xef\xbb\xbf"))
     etree.SubElement(root.find(f"{{{_DS}}}Signature"), f"{{{_DS}}}Object").text = "smuggled"

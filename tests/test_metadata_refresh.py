@@ -192,7 +192,7 @@ def test_metadata_signature_is_checked_with_the_metadata_cert(
 
 
 def test_unsigned_or_wrongly_signed_metadata_is_refused_at_start(settings_factory, idp, rekeyed_idp, served):
-    from saml_middleware.idp import load_idp
+    from saml_middleware.gate.metadata_refresh import load_idp
 
     served.body = metadata_listing(rekeyed_idp, rekeyed_idp.cert_pem)
     settings = settings_factory(

@@ -7,11 +7,11 @@ import logging
 
 import pytest
 
-from saml_middleware.audit import AuditEvent, emit
 from saml_middleware.http import HTTPRequest
 from saml_middleware.masking import redact
-from saml_middleware.metrics import metrics_access
-from saml_middleware.setup_page import masked_settings
+from saml_middleware.ops.audit import AuditEvent, emit
+from saml_middleware.ops.metrics import metrics_access
+from saml_middleware.ops.setup_page import masked_settings
 
 from .conftest import START
 

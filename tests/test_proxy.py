@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from saml_middleware.proxy import strip_hop_by_hop
+from saml_middleware.serve.proxy import strip_hop_by_hop
 
 from .servers import CLI, ROOT, dev_idp, free_port, login, server, sp_env
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from saml_middleware.runner import AppLoadError, detect_interface, load_app
+from saml_middleware.serve.runner import AppLoadError, detect_interface, load_app
 
 from .servers import CLI, ROOT, dev_idp, free_port, login, server, sp_env
 

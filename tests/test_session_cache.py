@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from saml_middleware.config import Settings
-from saml_middleware.cookies import cookie_value
-from saml_middleware.gate import Gate
+from saml_middleware.gate.gate import Gate
+from saml_middleware.sessions.cookies import cookie_value
 from saml_middleware.user import SAMLUser
 
 from .conftest import APP, HTML, Browser, Clock, client_for, tenant_idp

@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from saml_middleware.config import Settings
-from saml_middleware.cookies import CookieCodec
-from saml_middleware.server_sessions import ServerSessionManager
-from saml_middleware.sessions import SessionManager
+from saml_middleware.sessions.cookie import CookieSessionManager
+from saml_middleware.sessions.cookies import CookieCodec
+from saml_middleware.sessions.server import ServerSessionManager
 from saml_middleware.stores import MemorySessionStore
 from saml_middleware.user import SAMLUser
 
@@ -54,10 +54,10 @@ def test_signed_out_page_is_the_same_from_logout_and_sls(make_app, browser_facto
     assert 'href="/saml/login"' in again.text
 
 
-def _manager(settings: Settings, counter: Callable[[], int]) -> SessionManager:
+def _manager(settings: Settings, counter: Callable[[], int]) -> CookieSessionManager:
     # every clock read moves time on by 10 ms: refreshes fall due (touch_every is 60 s) while the
     # threads run, and the total stays far below the idle timeout however slow the machine
-    manager = SessionManager(
+    manager = CookieSessionManager(
         settings,
         CookieCodec(settings.secret_key, audience=settings.sp_entity_id),
         clock=lambda: START + counter() * 0.01,

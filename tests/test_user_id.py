@@ -10,7 +10,7 @@ import sqlite3
 import pytest
 
 from saml_middleware import ConfigError, SAMLUser
-from saml_middleware.directory import directory_from_setting
+from saml_middleware.users import directory_from_setting
 
 SIMON_OID = "0b5e7a2c-3f41-4d8e-9a6b-1c2d3e4f5a01"
 ADELE_OID = "7d1f4c8a-2b6e-4a95-8c3d-2e4f6a8b0c02"

@@ -10,9 +10,9 @@ Serve ``idp.app`` with any ASGI server (e.g. uvicorn). Never deploy it.
 
 from __future__ import annotations
 
+from ..protocol.keys import generate_keypair
 from .authnrequest import AuthnRequestInfo
 from .idp import DevIdP
-from .keys import generate_keypair
 from .pages import auto_post_form_fields
 from .users import DEFAULT_USERS, DevUser, load_users
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Awaitable, Callable
 from html import escape
-from typing import TYPE_CHECKING
+from typing import Protocol
 from urllib.parse import parse_qs, quote
 
 from starlette.applications import Starlette
@@ -16,16 +16,48 @@ from starlette.routing import Route
 from .authnrequest import AuthnRequestInfo, decode_saml_message, parse_authn_request
 from .pages import auto_post_page, message_page, page, user_button_forms
 from .responses import PROTOCOL_NS
+from .users import DevUser
 
-if TYPE_CHECKING:
-    from .idp import DevIdP
-
-__all__ = ["build_app"]
+__all__ = ["ServedIdP", "build_app"]
 
 _MAX_FORM_BYTES = 1024 * 1024
 _NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class ServedIdP(Protocol):
+    """What the endpoints need of :class:`~saml_middleware.devidp.DevIdP` (no import back to it)."""
+
+    sp_acs_url: str | None
+    sp_entity_id: str | None
+    sp_sls_url: str | None
+
+    @property
+    def base_url(self) -> str: ...
+    @property
+    def path_prefix(self) -> str: ...
+    @property
+    def tenant_id(self) -> str: ...
+    @property
+    def entity_id(self) -> str: ...
+    @property
+    def sso_url(self) -> str: ...
+    @property
+    def slo_url(self) -> str: ...
+    @property
+    def metadata_url(self) -> str: ...
+    @property
+    def users(self) -> tuple[DevUser, ...]: ...
+    def get_user(self, email: str) -> DevUser: ...
+    def metadata_xml(self) -> bytes: ...
+    def issue_response(
+        self, user: DevUser | str, *, acs_url: str, audience: str, in_response_to: str | None = None
+    ) -> bytes: ...
+    def logout_request_url(
+        self, email: str, session_index: str | None = None, *, lowercase: bool = False
+    ) -> str: ...
+    def logout_response_url(self, saml_request: str, relay_state: str | None = None) -> str: ...
 
 
 def _html(content: str, status_code: int = 200) -> HTMLResponse:
@@ -51,7 +83,7 @@ async def _form(request: Request) -> dict[str, str]:
     return {name: values[0] for name, values in parsed.items()}
 
 
-def build_app(idp: DevIdP) -> Starlette:
+def build_app(idp: ServedIdP) -> Starlette:
     """A Starlette application serving ``idp``; routes are relative to ``idp.base_url``."""
     prefix = f"{idp.path_prefix}/{idp.tenant_id}"
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from ..errors import ResponseRejected
-from ..xmlparse import parse_untrusted
+from ..protocol.xml import parse_untrusted
 from .responses import ASSERTION_NS, PROTOCOL_NS
 
 __all__ = ["MAX_REQUEST_BYTES", "AuthnRequestInfo", "decode_saml_message", "parse_authn_request"]

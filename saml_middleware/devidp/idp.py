@@ -15,11 +15,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 from starlette.applications import Starlette
 
+from ..protocol.keys import generate_keypair
 from ..user import normalize_email
 from .app import build_app
 from .authnrequest import AuthnRequestInfo, parse_authn_request
 from .encrypt import encrypt_assertion
-from .keys import generate_keypair
 from .logout import answer_logout, start_logout
 from .metadata import build_metadata
 from .responses import build_response

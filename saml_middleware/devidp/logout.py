@@ -13,7 +13,7 @@ import base64
 import re
 import zlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 from urllib.parse import quote_plus
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -24,10 +24,21 @@ from .authnrequest import decode_saml_message
 from .responses import ASSERTION_NS, PROTOCOL_NS, format_instant
 from .signer import Algorithm
 
-if TYPE_CHECKING:
-    from .idp import DevIdP
+
+class LogoutParty(Protocol):
+    """What logout needs of :class:`~saml_middleware.devidp.DevIdP` (no import back to it)."""
+
+    sp_sls_url: str | None
+
+    @property
+    def entity_id(self) -> str: ...
+
+    @property
+    def key_pem(self) -> str: ...
+
 
 __all__ = [
+    "LogoutParty",
     "answer_logout",
     "logout_request",
     "logout_response",
@@ -131,14 +142,19 @@ def redirect_url(
     return location + ("&" if "?" in location else "?") + query
 
 
-def _sls(idp: DevIdP) -> str:
+def _sls(idp: LogoutParty) -> str:
     if not idp.sp_sls_url:
         raise ValueError("the dev IdP needs sp_sls_url (or sp_acs_url) for single logout")
     return idp.sp_sls_url
 
 
 def start_logout(
-    idp: DevIdP, name_id: str, session_index: str | None, now: float, new_id: str, lowercase: bool = False
+    idp: LogoutParty,
+    name_id: str,
+    session_index: str | None,
+    now: float,
+    new_id: str,
+    lowercase: bool = False,
 ) -> str:
     """The URL of an IdP-initiated, signed LogoutRequest at the SP's SLS."""
     xml = logout_request(
@@ -152,7 +168,9 @@ def start_logout(
     return redirect_url(_sls(idp), "SAMLRequest", xml, None, idp.key_pem, lowercase=lowercase)
 
 
-def answer_logout(idp: DevIdP, saml_request: str, relay_state: str | None, now: float, new_id: str) -> str:
+def answer_logout(
+    idp: LogoutParty, saml_request: str, relay_state: str | None, now: float, new_id: str
+) -> str:
     """The URL of the signed LogoutResponse answering an SP's LogoutRequest, at the SP's SLS."""
     ident, _ = read_logout_request(saml_request)
     xml = logout_response(

@@ -27,7 +27,7 @@ from lxml import etree
 from saml_middleware.devidp import DevIdP, generate_keypair
 from saml_middleware.devidp.encrypt import encrypt_assertion, encrypt_element
 from saml_middleware.devidp.signer import sign_element
-from saml_middleware.xmlenc import MAX_CIPHER_CHARS
+from saml_middleware.protocol.xmlenc import MAX_CIPHER_CHARS
 
 from .helpers import (
     ACS_URL,
@@ -450,9 +450,9 @@ def test_the_witnesses_see_what_libxmlsec_opens_when_handed_a_reference(
 _CHILD = textwrap.dedent(
     """
     import json, resource, sys
-    from saml_middleware.decrypt import AssertionDecryptor
+    from saml_middleware.protocol.decrypt import AssertionDecryptor
     from saml_middleware.errors import ResponseRejected
-    from saml_middleware.xmlparse import parse_untrusted, q
+    from saml_middleware.protocol.xml import parse_untrusted, q
 
     decrypt = AssertionDecryptor(open(sys.argv[1]).read())
     documents = json.load(open(sys.argv[2]))

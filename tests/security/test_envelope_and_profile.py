@@ -25,8 +25,8 @@ from collections.abc import Callable
 import pytest
 from lxml import etree
 
-from saml_middleware.envelope import parse_instant
 from saml_middleware.errors import ResponseRejected
+from saml_middleware.protocol.envelope import parse_instant
 
 from ..conftest import START
 from .helpers import (

@@ -7,14 +7,14 @@ import sys
 
 import pytest
 
-from saml_middleware.accesslog import escape_control, escape_message
-from saml_middleware.runner import EscapingFormatter, log_config
+from saml_middleware.serve.accesslog import escape_control, escape_message
+from saml_middleware.serve.runner import EscapingFormatter, log_config
 
 
 def _formatter() -> logging.Formatter:
     """The formatter ``run`` and ``proxy`` configure for every handler they print through."""
     options = dict(log_config()["formatters"]["default"])
-    assert options.pop("()") == "saml_middleware.runner.EscapingFormatter"
+    assert options.pop("()") == "saml_middleware.serve.runner.EscapingFormatter"
     options.pop("use_colors", None)
     return EscapingFormatter(**options, use_colors=False)
 

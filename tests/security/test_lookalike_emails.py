@@ -262,7 +262,7 @@ def test_sessions_revoke_command_keeps_lookalikes_apart_in_redis(
 
 def test_a_user_file_may_list_lookalikes_as_distinct_people(tmp_path: Path) -> None:
     from saml_middleware.user import SAMLUser
-    from saml_middleware.userfile import FileDirectory
+    from saml_middleware.users.file import FileDirectory
 
     users = tmp_path / "users.csv"
     rows = [f"{a},{i}a\n{b},{i}b\n" for i, (a, b) in enumerate(LOOKALIKES.values())]

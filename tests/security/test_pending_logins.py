@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from saml_middleware import Settings
-from saml_middleware.pending import MAX_PENDING, MAX_PENDING_BYTES, PendingCookies
+from saml_middleware.gate.pending import MAX_PENDING, MAX_PENDING_BYTES, PendingCookies
 
 from ..conftest import APP, Browser
 from .helpers import EMAIL, session_cookies_set

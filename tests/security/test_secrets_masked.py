@@ -17,12 +17,13 @@ import pytest
 
 from saml_middleware import SAMLMiddleware, SAMLWSGIMiddleware, Settings
 from saml_middleware.devidp import DevIdP, generate_keypair
-from saml_middleware.directory import AssertionDirectory, directory_from_setting
 from saml_middleware.errors import ConfigError
-from saml_middleware.idp import idp_from_metadata, load_idp
+from saml_middleware.gate.metadata_refresh import load_idp
 from saml_middleware.masking import redact, secrecy
-from saml_middleware.setup_page import masked_settings
+from saml_middleware.ops.setup_page import masked_settings
+from saml_middleware.protocol.metadata import idp_from_metadata
 from saml_middleware.stores import MemoryReplayCache
+from saml_middleware.users import AssertionDirectory, directory_from_setting
 
 from ..conftest import APP, Browser, Clock, Seen, asgi_app, wsgi_app
 from ..redisserver import free_port
@@ -231,7 +232,7 @@ def test_a_key_pasted_without_its_pem_lines_is_never_echoed(idp: DevIdP) -> None
 def test_proxy_mode_logs_an_unreachable_upstream_without_its_password(
     settings_factory: Any, clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from saml_middleware.proxy import proxy_app
+    from saml_middleware.serve.proxy import proxy_app
 
     from ..asgiclient import asgi_client
 

@@ -1,0 +1,239 @@
+"""The Assertion Consumer Service: a posted SAMLResponse in, a session or a refusal out.
+
+Every refusal is a 4xx (or 503 when the store is down) with a generic page, a
+reference id, no session cookie, and exactly one log record with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from html import escape
+from typing import Any, TypeVar
+from urllib.parse import parse_qs
+
+from ..config import Settings
+from ..errors import ResponseRejected, StoreUnavailable
+from ..http import HTTPRequest, HTTPResponse
+from ..ops.audit import EventSink
+from ..pages import page
+from ..paths import safe_return_path
+from ..protocol.sp import ServiceProvider
+from ..sessions import SessionManager
+from ..sessions.cookies import CookieCodec
+from ..user import SAMLUser
+from ..users.base import UserDirectory
+from .metadata_refresh import MetadataRefresher
+from .pending import PENDING_AGE, PendingCookies
+
+__all__ = ["LOGIN_COOKIE_AGE", "RELAY_KEY", "AssertionConsumer", "Resolver", "login_cookie_name", "run_here"]
+
+logger = logging.getLogger("saml_middleware")
+T = TypeVar("T")
+#: Runs an awaitable to completion from the calling thread (adapter-specific).
+Resolver = Callable[[Awaitable[Any]], Any]
+
+
+def run_here(awaitable: Awaitable[Any]) -> Any:
+    """The default :data:`Resolver`: run ``awaitable`` on a new event loop (no loop running here)."""
+
+    async def wait() -> Any:
+        return await awaitable
+
+    return asyncio.run(wait())
+
+
+LOGIN_COOKIE_AGE = PENDING_AGE
+#: An opaque RelayState key: it names the pending login (and logout) cookie.
+RELAY_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}\Z")
+
+
+def login_cookie_name(settings: Settings, relay_state: str) -> str:
+    """The per-login cookie named by an opaque RelayState key."""
+    return ("__Secure-" if settings.https else "") + "saml_login_" + relay_state
+
+
+class AssertionConsumer:
+    """Handles ``POST {SAML_ACS_PATH}``.
+
+    :param sp: validates the response.
+    :param directory: admits (and enriches) the user.
+    :param sessions: creates the session cookie.
+    :param token: randomness for reference ids.
+    :param events: told of every login and refusal (audit log, metrics, setup page).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        sp: ServiceProvider,
+        directory: UserDirectory,
+        sessions: SessionManager,
+        codec: CookieCodec,
+        token: Callable[[int], str],
+        *,
+        events: EventSink | None = None,
+    ) -> None:
+        self.settings = settings
+        self.sp = sp
+        self.directory = directory
+        self.sessions = sessions
+        self.codec = codec
+        self.token = token
+        #: set by the gate with ``SAML_IDP_METADATA_URL`` (metadata_refresh.py)
+        self.refresher: MetadataRefresher | None = None
+        self.events = events
+        #: the per-login cookies, at most MAX_PENDING per browser (pending.py)
+        self.pending = PendingCookies(settings, "login", settings.acs_path)
+
+    def __call__(self, request: HTTPRequest, resolve: Resolver) -> HTTPResponse:
+        started = self.events.timer() if self.events is not None else 0.0
+        ref = self.token(6)
+        relay = None
+        try:
+            relay, form = self._read_form(request)
+            pending = self._pending(request, relay)
+            posted, request_id = form["SAMLResponse"][0], pending.get("r") if pending else None
+            verified = (
+                self.refresher.guard(lambda: self.sp.process_response(posted, request_id))
+                if self.refresher is not None
+                else self.sp.process_response(posted, request_id)
+            )
+            if pending and not self.sp.replay.add(
+                f"{self.settings.sp_entity_id}|request|{pending['r']}",
+                self.sp.clock() + LOGIN_COOKIE_AGE,
+            ):
+                raise ResponseRejected("in_response_to", "this login request was already consumed")
+            user = self._lookup(verified.user, resolve)
+            if user is None:
+                raise ResponseRejected("unknown_user", "not in the user directory", email=verified.user.email)
+            _, session_cookie = self.sessions.create(user)
+        except ResponseRejected as exc:
+            self._event("refusal", request, started, ref, email=exc.email, reason=exc.reason)
+            return self._refuse(exc, ref, request, relay)
+        except StoreUnavailable as exc:
+            logger.error("SAML login failed: store unavailable ref=%s: %s", ref, exc, extra={"saml_ref": ref})
+            self._event("refusal", request, started, ref, reason="store_unavailable")
+            body = page("Sign-in is unavailable", "Please try again in a minute.", reference=ref)
+            return HTTPResponse.html(503, body, *self._forget(request, relay))
+        except Exception:
+            logger.exception("SAML response caused an unexpected error ref=%s", ref, extra={"saml_ref": ref})
+            self._event("refusal", request, started, ref, reason="malformed_response")
+            return self._refuse(
+                ResponseRejected("malformed_response", "unexpected error"), ref, request, relay, log=False
+            )
+        target = (pending or {}).get("n") or (safe_return_path(relay) if relay and not pending else None)
+        logger.info(
+            "SAML login accepted email=%s ref=%s idp=%s",
+            user.email,
+            ref,
+            self.sp.idp.entity_id,
+            extra={"saml_event": "login", "saml_email": user.email, "saml_ref": ref},
+        )
+        self._event("login", request, started, ref, email=user.email)
+        return HTTPResponse.redirect(
+            303, target or self.settings.default_redirect, session_cookie, *self._forget(request, relay)
+        )
+
+    def _event(
+        self, name: str, request: HTTPRequest, started: float, ref: str, *, email: str | None = None,
+        reason: str | None = None,
+    ) -> None:  # fmt: skip
+        if self.events is not None:
+            self.events.event(name, request, email=email, reason=reason, ref=ref, started=started)
+
+    def _lookup(self, user: SAMLUser, resolve: Resolver) -> SAMLUser | None:
+        try:
+            found = self.directory.lookup(user)
+            result = resolve(found) if inspect.isawaitable(found) else found
+        except Exception as exc:
+            logger.exception("user directory lookup failed for %s", user.email)
+            raise ResponseRejected(
+                "directory_unavailable", f"{type(exc).__name__}: {exc}", email=user.email
+            ) from None
+        if result is not None and not isinstance(result, SAMLUser):
+            raise TypeError(f"the user directory returned {type(result).__name__}, not SAMLUser or None")
+        return result
+
+    def _read_form(self, request: HTTPRequest) -> tuple[str | None, dict[str, list[str]]]:
+        s = self.settings
+        if request.method != "POST":
+            raise ResponseRejected("method_not_allowed", f"{request.method} on the ACS")
+        declared = request.headers.get("content-length", "")
+        if len(request.body) > s.max_body or (declared.isdigit() and int(declared) > s.max_body):
+            raise ResponseRejected("too_large", f"body over {s.max_body} bytes")
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype != "application/x-www-form-urlencoded":
+            raise ResponseRejected("unsupported_media_type", f"content type {ctype!r}")
+        try:
+            form = parse_qs(request.body.decode("ascii"), max_num_fields=20, strict_parsing=False)
+        except (UnicodeDecodeError, ValueError):
+            raise ResponseRejected("bad_encoding", "the form body is not URL-encoded ASCII") from None
+        if len(form.get("SAMLResponse", [])) != 1:
+            raise ResponseRejected("missing_response", "expected exactly one SAMLResponse field")
+        relays = form.get("RelayState", [])
+        return (relays[0] if len(relays) == 1 else None), form
+
+    def _pending(self, request: HTTPRequest, relay: str | None) -> dict[str, Any] | None:
+        if not relay or not RELAY_KEY.match(relay):
+            return None
+        raw = request.cookies.get(self.pending.name(relay))
+        data = self.codec.load_login(raw, max_age=LOGIN_COOKIE_AGE) if raw else None
+        if data is None or not isinstance(data.get("r"), str):
+            return None
+        return data
+
+    def _forget(self, request: HTTPRequest, relay: str | None) -> list[str]:
+        """Delete the login cookie (it is consumed once, whatever the outcome) and its index entry."""
+        if not relay or not RELAY_KEY.match(relay):
+            return []
+        return self.pending.forget(request.headers.get("cookie"), relay)
+
+    def _refuse(
+        self, exc: ResponseRejected, ref: str, request: HTTPRequest, relay: str | None, *, log: bool = True
+    ) -> HTTPResponse:
+        if log:
+            logger.warning(
+                "SAML response refused reason=%s ref=%s idp=%s email=%s detail=%s",
+                exc.reason,
+                ref,
+                self.sp.idp.entity_id,
+                exc.email or "-",
+                exc.detail,
+                extra={
+                    "saml_event": "refusal",
+                    "saml_reason": exc.reason,
+                    "saml_ref": ref,
+                    "saml_email": exc.email,
+                },
+            )
+        retry = f'<p><a href="{escape(self.settings.login_path)}">Sign in again</a></p>'
+        if exc.reason == "unknown_user":
+            body = page(
+                "No access to this application",
+                f"You signed in as {exc.email}, but that account is not set up in this application.",
+                "Ask an administrator to add it.",
+                reference=ref,
+            )
+        elif exc.reason == "unsolicited":
+            body = page(
+                "Start from the application",
+                "Open the application and sign in from there.",
+                reference=ref,
+                extra_html=retry,
+            )
+        else:
+            body = page(
+                "Sign-in failed",
+                "The sign-in response could not be accepted. Try again, and if it keeps failing "
+                "give your administrator the reference below.",
+                reference=ref,
+                extra_html=retry,
+            )
+        response = HTTPResponse.html(exc.status, body, *self._forget(request, relay))
+        if exc.status == 405:
+            response.headers.append(("allow", "POST"))
+        return response

@@ -1,0 +1,97 @@
+"""Identity headers: who the user is, as HTTP headers for an upstream or for nginx ``auth_request``.
+
+Any header a client sends that could be taken for one of these (every ``X-Remote-*`` in any
+case, and the configured names, compared after mapping ``_`` to ``-``, because WSGI servers
+turn both into ``HTTP_X_REMOTE_USER``) is removed before a request goes upstream: see
+:meth:`IdentityHeaders.is_identity`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from ..config import Settings
+from ..errors import ConfigError
+from ..user import SAMLUser
+
+__all__ = ["ATTRIBUTE_PREFIX", "IdentityHeaders"]
+
+#: Attributes chosen by ``SAML_HEADER_ATTRIBUTES`` travel as ``X-Remote-Attr-<Name>``.
+ATTRIBUTE_PREFIX = "X-Remote-Attr-"
+_TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def normal_name(name: str) -> str:
+    """A header name as a WSGI server or framework may read it: lower case, ``_`` as ``-``.
+
+    >>> normal_name("X_Remote_User")
+    'x-remote-user'
+    """
+    return name.lower().replace("_", "-")
+
+
+def attribute_header(name: str) -> str:
+    """The header an attribute travels in: ``given_name`` -> ``X-Remote-Attr-Given-Name``.
+
+    Only letters and digits survive (nginx drops headers with underscores by default).
+    """
+    words = [w for w in re.split(r"[^A-Za-z0-9]+", name.rsplit("/", 1)[-1]) if w]
+    return ATTRIBUTE_PREFIX + "-".join(w[:1].upper() + w[1:] for w in words)
+
+
+def header_value(value: str) -> str:
+    """A header-safe value: control characters dropped, UTF-8 bytes carried as latin-1 text."""
+    return _CONTROL.sub("", value).encode("utf-8").decode("latin-1")
+
+
+class IdentityHeaders:
+    """The identity headers configured by ``SAML_HEADER_*``.
+
+    :param settings: ``header_user``, ``header_email``, ``header_name`` name the headers;
+        ``header_attributes`` lists attributes exported as ``X-Remote-Attr-<Name>``.
+    :raises ConfigError: when a header name is not a valid HTTP token.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        names = {
+            "SAML_HEADER_USER": settings.header_user,
+            "SAML_HEADER_EMAIL": settings.header_email,
+            "SAML_HEADER_NAME": settings.header_name,
+        }
+        problems = [
+            f"{var} must be an HTTP header name, got {v!r}" for var, v in names.items() if not _TOKEN.match(v)
+        ]
+        self.attributes = [(a, attribute_header(a)) for a in settings.header_attributes]
+        problems += [
+            f"SAML_HEADER_ATTRIBUTES: {a!r} has no letters or digits"
+            for a, h in self.attributes
+            if h == ATTRIBUTE_PREFIX
+        ]
+        if problems:
+            raise ConfigError(problems)
+        self.user, self.email, self.name = settings.header_user, settings.header_email, settings.header_name
+        self._reserved = frozenset(normal_name(n) for n in (self.user, self.email, self.name))
+
+    def for_user(self, user: SAMLUser) -> list[tuple[str, str]]:
+        """The headers describing ``user`` (multi-valued attributes joined by ``, ``)."""
+        out = [
+            (self.user, header_value(user.email)),
+            (self.email, header_value(user.email)),
+            (self.name, header_value(user.display_name)),
+        ]
+        for attribute, header in self.attributes:
+            values = user.attributes.get(attribute)
+            if values:
+                out.append((header, header_value(", ".join(values))))
+        return out
+
+    def is_identity(self, name: str) -> bool:
+        """True for any header a client must not be able to send upstream (any case, ``_`` or ``-``)."""
+        low = normal_name(name)
+        return low.startswith("x-remote-") or low in self._reserved
+
+    def strip(self, headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        """ASGI header pairs without any identity header."""
+        return [(k, v) for k, v in headers if not self.is_identity(k.decode("latin-1"))]

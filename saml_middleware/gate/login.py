@@ -1,0 +1,69 @@
+"""Starting a login: the AuthnRequest (HTTP-Redirect binding) and its pending-login cookie.
+
+``GET {prefix}/login?next=/path`` and every unauthenticated browser request
+(:meth:`~saml_middleware.gate.Gate.challenge`) end here: a 302 to the IdP and a
+signed, short-lived cookie holding the request ID and the same-origin return path,
+named by the RelayState key (:mod:`.pending`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import parse_qs
+
+from ..config import Settings
+from ..http import HTTPRequest, HTTPResponse
+from ..pages import page
+from ..paths import safe_return_path
+from ..protocol.sp import ServiceProvider
+from ..sessions.cookies import CookieCodec
+from .acs import Resolver
+from .metadata_refresh import MetadataRefresher
+from .pending import PendingCookies
+
+__all__ = ["LoginStart"]
+
+
+class LoginStart:
+    """Sends the browser to the IdP.
+
+    :param settings: the configuration (``SAML_DEFAULT_REDIRECT``).
+    :param sp: builds the AuthnRequest.
+    :param codec: signs the pending-login cookie.
+    :param pending: the pending-login cookies the ACS reads back (shared with it).
+    :param token: randomness: ``token(n)`` returns a url-safe string of n bytes.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        sp: ServiceProvider,
+        codec: CookieCodec,
+        pending: PendingCookies,
+        token: Callable[[int], str],
+    ) -> None:
+        self.settings = settings
+        self.sp = sp
+        self.codec = codec
+        self.pending = pending
+        self.token = token
+        #: set by the gate with ``SAML_IDP_METADATA_URL``: refreshed first when due
+        self.refresher: MetadataRefresher | None = None
+
+    def start(self, request: HTTPRequest, next_path: str) -> HTTPResponse:
+        """302 to the IdP; after the ACS, the browser lands on ``next_path``."""
+        if self.refresher is not None:
+            self.refresher.refresh_if_due()
+        relay = self.token(18)
+        login = self.sp.build_login(relay)
+        value = self.codec.dump_login({"r": login.request_id, "n": next_path})
+        # its own cookie (sent to the ACS only), the oldest pending logins beyond the bound expired
+        cookies = self.pending.start(request.headers.get("cookie"), relay, value)
+        return HTTPResponse.redirect(302, login.url, *cookies)
+
+    def __call__(self, request: HTTPRequest, resolve: Resolver) -> HTTPResponse:
+        """``GET {prefix}/login?next=/path``."""
+        if request.method not in ("GET", "HEAD"):
+            return HTTPResponse.html(405, page("Method not allowed", "Use GET."))
+        nxt = parse_qs(request.query).get("next", [""])[0]
+        return self.start(request, safe_return_path(nxt) or self.settings.default_redirect)

@@ -1,0 +1,227 @@
+"""Single logout, the HTTP part: ``/saml/logout`` out to the IdP and ``/saml/sls`` back. No XML here.
+
+* SP-initiated: the local session ends first; then, when the IdP has a
+  SingleLogoutService, the browser goes there with a LogoutRequest. Its
+  RelayState is an opaque key naming a short-lived signed cookie that holds
+  the request ID, which the IdP's LogoutResponse at ``/saml/sls`` must answer.
+* IdP-initiated: a signed LogoutRequest at ``/saml/sls`` ends the matching
+  sessions (every one of them with server sessions; this browser's own
+  cookie with cookie sessions), then the browser goes back to the IdP with a
+  signed LogoutResponse.
+
+Refusals are 4xx pages with a reference id and one log record with the
+reason (``protocol/logout.py`` and ``errors.REASONS``); never a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from html import escape
+from urllib.parse import parse_qs
+
+from ..config import Settings
+from ..errors import ResponseRejected, StoreUnavailable
+from ..http import HTTPRequest, HTTPResponse
+from ..pages import page
+from ..protocol.logout import LogoutMessage, LogoutVerifier, matches
+from ..protocol.metadata import IdPInfo
+from ..protocol.sp import ServiceProvider
+from ..sessions import Session, SessionManager
+from ..sessions.cookies import CookieCodec
+from ..user import SAMLUser
+from .acs import LOGIN_COOKIE_AGE, RELAY_KEY, Resolver
+from .pending import PendingCookies
+
+__all__ = ["SingleLogout", "logout_cookie_name"]
+
+logger = logging.getLogger("saml_middleware")
+
+
+def logout_cookie_name(settings: Settings, relay_state: str) -> str:
+    """The per-logout cookie named by an opaque RelayState key (never the login cookie's name)."""
+    return ("__Secure-" if settings.https else "") + "saml_logout_" + relay_state
+
+
+class SingleLogout:
+    """SP-initiated logout (:meth:`start`) and the single logout service (``__call__``).
+
+    :param sp: builds the outgoing messages and holds the current IdP.
+    :param sessions: ends sessions (all matching ones with server sessions).
+    :param codec: signs the pending-logout cookie.
+    :param token: randomness for RelayState keys and reference ids.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        sp: ServiceProvider,
+        sessions: SessionManager,
+        codec: CookieCodec,
+        token: Callable[[int], str],
+    ) -> None:
+        self.settings = settings
+        self.sp = sp
+        self.sessions = sessions
+        self.codec = codec
+        self.token = token
+        self.path = settings.path_prefix + "/sls"
+        #: the per-logout cookies, at most MAX_PENDING per browser (pending.py)
+        self.pending = PendingCookies(settings, "logout", self.path)
+        self._verifier: tuple[IdPInfo, LogoutVerifier] | None = None
+        link = f'<p><a href="{escape(settings.login_path)}">Sign in again</a></p>'
+        #: the page once the session ended here (the local logout endpoint shows it too)
+        self.signed_out: bytes = page(
+            "You are signed out", "Your session in this application has ended.", extra_html=link
+        )
+
+    @property
+    def slo_url(self) -> str:
+        """The IdP's single logout service: ``SAML_IDP_SLO_URL``, else the metadata's; "" when none."""
+        return self.settings.idp_slo_url or self.sp.idp.slo_url or ""
+
+    def verifier(self) -> LogoutVerifier:
+        """A verifier for the current IdP (rebuilt when refreshed metadata replaced it)."""
+        idp = self.sp.idp
+        if self._verifier is None or self._verifier[0] is not idp:
+            checker = LogoutVerifier(self.settings, idp.entity_id, idp.certificates, clock=self.sp.clock)
+            self._verifier = (idp, checker)
+        return self._verifier[1]
+
+    # -- SP-initiated -----------------------------------------------------
+    def start(self, session: Session, *cookies: str, header: str | None = None) -> HTTPResponse | None:
+        """After ``session`` ended locally: the redirect to the IdP's SLO, or ``None`` without one.
+
+        :param header: the request's ``Cookie`` header (bounds the pending logouts).
+        """
+        slo = self.slo_url
+        if not slo or not session.user.name_id:
+            return None
+        relay = self.token(18)
+        request = self.sp.build_logout(session.user, slo, relay)
+        value = self.codec.dump_login({"r": request.request_id, "k": "logout"})
+        return HTTPResponse.redirect(303, request.url, *cookies, *self.pending.start(header, relay, value))
+
+    # -- the single logout service ---------------------------------------
+    def __call__(self, request: HTTPRequest, resolve: Resolver) -> HTTPResponse:
+        ref = self.token(6)
+        relay = None
+        try:
+            params = self._params(request)
+            relay = params["RelayState"][0] if params.get("RelayState") else None
+            pending = self._pending(request, relay) if "SAMLResponse" in params else None
+            if request.method == "POST":
+                message = self.verifier().from_post(params, pending)
+            else:
+                message = self.verifier().from_redirect(request.query, pending)
+            if message.kind == "LogoutResponse":
+                return self._completed(request, message, pending or "", ref)
+            return self._requested(request, message, ref)
+        except ResponseRejected as exc:
+            return self._refuse(exc, ref, request, relay)
+        except StoreUnavailable:
+            raise
+        except Exception:
+            logger.exception("SAML logout message caused an unexpected error ref=%s", ref)
+            error = ResponseRejected("logout_invalid", "unexpected error")
+            return self._refuse(error, ref, request, relay, log=False)
+
+    def _completed(
+        self, request: HTTPRequest, message: LogoutMessage, request_id: str, ref: str
+    ) -> HTTPResponse:
+        key = f"{self.settings.sp_entity_id}|request|{request_id}"
+        if not self.sp.replay.add(key, self.sp.clock() + LOGIN_COOKIE_AGE):
+            raise ResponseRejected("logout_in_response_to", "this logout request was already answered")
+        logger.info(
+            "SAML single logout completed ref=%s idp=%s",
+            ref,
+            self.sp.idp.entity_id,
+            extra={"saml_event": "logout", "saml_ref": ref},
+        )
+        return HTTPResponse.html(
+            200, self.signed_out, self.sessions.clear_header(), *self._forget(request, message.relay_state)
+        )
+
+    def _requested(self, request: HTTPRequest, message: LogoutMessage, ref: str) -> HTTPResponse:
+        s = self.settings
+        lifetime = s.response_max_age + 2 * s.clock_skew
+        if not self.sp.replay.add(f"{s.sp_entity_id}|logout|{message.id}", self.sp.clock() + lifetime):
+            raise ResponseRejected("replayed", f"LogoutRequest {message.id} was already used")
+
+        def accept(user: SAMLUser) -> bool:
+            return matches(user.name_id, user.session_index, message)
+
+        own = self.sessions.load(request.cookies.get(self.sessions.name))
+        mine = own is not None and accept(own[0].user)
+        # server sessions: every matching one, wherever its browser is; cookie sessions: the one shown
+        ended = self.sessions.end_matching(message.name_id, accept) if self.sessions.blocking else int(mine)
+        logger.info(
+            "SAML single logout requested by the IdP name_id=%s ended=%d ref=%s",
+            message.name_id,
+            ended,
+            ref,
+            extra={"saml_event": "logout", "saml_email": message.name_id, "saml_ref": ref},
+        )
+        cookies = [self.sessions.clear_header()] if mine else []
+        slo = self.slo_url
+        if not slo:
+            return HTTPResponse.html(200, self.signed_out, *cookies)
+        return HTTPResponse.redirect(
+            302, self.sp.build_logout_response(slo, message.id, message.relay_state), *cookies
+        )
+
+    # -- helpers ------------------------------------------------------------
+    def _params(self, request: HTTPRequest) -> dict[str, list[str]]:
+        s = self.settings
+        if request.method in ("GET", "HEAD"):
+            raw = request.query
+        elif request.method == "POST":
+            ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if ctype != "application/x-www-form-urlencoded":
+                raise ResponseRejected("logout_invalid", f"content type {ctype!r}")
+            try:
+                raw = request.body.decode("ascii")
+            except UnicodeDecodeError:
+                raise ResponseRejected("bad_encoding", "the form body is not ASCII") from None
+        else:
+            raise ResponseRejected("logout_invalid", f"{request.method} on the SLS")
+        if len(raw) > s.max_body:
+            raise ResponseRejected("too_large", f"logout message over {s.max_body} bytes")
+        try:
+            return parse_qs(raw, max_num_fields=10)
+        except ValueError:
+            raise ResponseRejected("logout_invalid", "too many parameters") from None
+
+    def _pending(self, request: HTTPRequest, relay: str | None) -> str | None:
+        if not relay or not RELAY_KEY.match(relay):
+            return None
+        raw = request.cookies.get(self.pending.name(relay))
+        data = self.codec.load_login(raw, max_age=LOGIN_COOKIE_AGE) if raw else None
+        if data is None or data.get("k") != "logout" or not isinstance(data.get("r"), str):
+            return None
+        return str(data["r"])
+
+    def _forget(self, request: HTTPRequest, relay: str | None) -> list[str]:
+        if not relay or not RELAY_KEY.match(relay):
+            return []
+        return self.pending.forget(request.headers.get("cookie"), relay)
+
+    def _refuse(
+        self, exc: ResponseRejected, ref: str, request: HTTPRequest, relay: str | None, *, log: bool = True
+    ) -> HTTPResponse:
+        if log:
+            logger.warning(
+                "SAML logout message refused reason=%s ref=%s idp=%s detail=%s",
+                exc.reason,
+                ref,
+                self.sp.idp.entity_id,
+                exc.detail,
+                extra={"saml_event": "refusal", "saml_reason": exc.reason, "saml_ref": ref},
+            )
+        body = page(
+            "Sign-out failed",
+            "The sign-out message could not be accepted. If you were signed in to this application, "
+            "sign out from its pages; if this keeps happening give your administrator the reference below.",
+            reference=ref,
+        )
+        return HTTPResponse.html(exc.status if exc.status < 500 else 400, body, *self._forget(request, relay))

@@ -1,0 +1,180 @@
+"""Keeping the IdP from ``SAML_IDP_METADATA_URL`` fresh: Entra's certificate rollover without a restart.
+
+The metadata is loaded at start (:func:`load_idp`, from a URL, a file or inline XML), then again
+
+* every ``SAML_IDP_METADATA_REFRESH`` seconds: the check is made when a login
+  starts or a response reaches the ACS, against the injected clock, and the
+  fetch runs in the worker thread already handling that request (never on
+  the event loop), so tests are deterministic and an idle app makes no calls;
+* when a response's signature does not verify with any known certificate
+  (the IdP may have made a new certificate active), at most once a minute;
+  the response is then checked again with the refreshed certificates.
+
+A fetch that fails, or metadata that does not parse or (with
+``SAML_IDP_METADATA_CERT``) is not properly signed, keeps the last good copy
+and logs a warning; the next attempt comes after at most five minutes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+import httpx
+
+from ..config import Settings
+from ..errors import ConfigError, ResponseRejected
+from ..masking import redact
+from ..protocol.metadata import IdPInfo, idp_from_metadata
+
+if TYPE_CHECKING:
+    from ..protocol.sp import ServiceProvider
+
+__all__ = ["FAILURE_INTERVAL", "RETRY_INTERVAL", "MetadataRefresher", "fetch_metadata", "load_idp"]
+
+logger = logging.getLogger("saml_middleware")
+T = TypeVar("T")
+#: At most one refresh triggered by signature failures per this many seconds.
+FAILURE_INTERVAL = 60.0
+#: After a failed refresh, try again after this many seconds (or the refresh period if shorter).
+RETRY_INTERVAL = 300.0
+
+
+def fetch_metadata(url: str, *, timeout: float = 10.0) -> bytes:
+    """GET the metadata at ``url`` (redirects followed). :raises httpx.HTTPError:"""
+    resp = httpx.get(url, timeout=timeout, follow_redirects=True)
+    resp.raise_for_status()
+    return resp.content
+
+
+def load_idp(
+    settings: Settings, *, fetch: bool = True, fetcher: Callable[[str], bytes] = fetch_metadata
+) -> IdPInfo:
+    """Resolve the IdP from settings: metadata (URL, file or inline) and/or manual values.
+
+    Manual values override what the metadata says, and ``SAML_IDP_CERT``
+    certificates are added to the metadata's (useful during a rollover).
+
+    :param fetch: allow fetching ``SAML_IDP_METADATA_URL`` over the network.
+    :param fetcher: how to fetch it (tests replace it).
+    :raises ConfigError: naming the variable and what is wrong with it.
+    """
+    xml: bytes | None = None
+    source = ""
+    try:
+        if settings.idp_metadata:
+            source, xml = "SAML_IDP_METADATA", settings.idp_metadata.encode()
+        elif settings.idp_metadata_file:
+            source = "SAML_IDP_METADATA_FILE"
+            with open(settings.idp_metadata_file, "rb") as fh:
+                xml = fh.read()
+        elif settings.idp_metadata_url and fetch:
+            source = "SAML_IDP_METADATA_URL"
+            xml = fetcher(settings.idp_metadata_url)
+    except (OSError, httpx.HTTPError) as exc:
+        where = settings.idp_metadata_url if source == "SAML_IDP_METADATA_URL" else settings.idp_metadata_file
+        why = str(exc) or type(exc).__name__
+        raise ConfigError(
+            [f"{source}: cannot load the IdP metadata from {redact(str(where))}: {redact(why)}"]
+        ) from None
+    if xml is None:
+        return IdPInfo(settings.idp_entity_id, settings.idp_sso_url, settings.idp_cert)
+    try:
+        return idp_from_metadata(settings, xml)
+    except ValueError as exc:
+        raise ConfigError([f"{source}: {exc}"]) from None
+
+
+class MetadataRefresher:
+    """Refreshes ``sp``'s IdP from ``SAML_IDP_METADATA_URL``.
+
+    :param settings: the configuration (URL, period, ``SAML_IDP_METADATA_CERT``).
+    :param sp: the service provider whose IdP is replaced (:meth:`ServiceProvider.use_idp`).
+    :param clock: epoch seconds; tests freeze and advance it.
+    :param fetch: ``url -> bytes``; raises ``httpx.HTTPError`` or ``OSError`` on failure.
+
+    >>> refresher = MetadataRefresher(settings, sp, clock=time.time)          # doctest: +SKIP
+    >>> verified = refresher.guard(lambda: sp.process_response(b64, req_id))  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        sp: ServiceProvider,
+        *,
+        clock: Callable[[], float],
+        fetch: Callable[[str], bytes] = fetch_metadata,
+    ) -> None:
+        if not settings.idp_metadata_url:
+            raise ValueError("MetadataRefresher needs SAML_IDP_METADATA_URL")
+        self.settings = settings
+        self.sp = sp
+        self.clock = clock
+        self.fetch = fetch
+        self._lock = threading.Lock()
+        self.next_due = clock() + settings.idp_metadata_refresh
+        self._last_forced = float("-inf")
+        #: for the metrics (ops/operations.py): last successful load, failed refreshes so far
+        self.loaded_at = clock()
+        self.failures = 0
+
+    def refresh_if_due(self) -> None:
+        """Refresh when the period has passed (cheap when it has not)."""
+        if self.clock() >= self.next_due:
+            self.refresh()
+
+    def refresh(self) -> bool:
+        """Fetch the metadata now; ``True`` when the IdP changed.
+
+        Never raises: a failure keeps the last good copy and logs a warning.
+        Skipped (``False``) while another thread is refreshing.
+        """
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
+            period = self.settings.idp_metadata_refresh
+            try:
+                idp = idp_from_metadata(self.settings, self.fetch(self.settings.idp_metadata_url))
+            except (httpx.HTTPError, OSError, ValueError) as exc:
+                self.next_due = self.clock() + min(RETRY_INTERVAL, period)
+                self.failures += 1
+                logger.warning(
+                    "SAML_IDP_METADATA_URL: refresh from %s failed, keeping the last good metadata: %s",
+                    redact(self.settings.idp_metadata_url or ""),
+                    redact(str(exc) or type(exc).__name__),
+                    extra={"saml_event": "metadata_refresh_failed"},
+                )
+                return False
+            self.next_due = self.clock() + period
+            self.loaded_at = self.clock()
+            if idp == self.sp.idp:
+                return False
+            self.sp.use_idp(idp)
+            logger.info(
+                "SAML_IDP_METADATA_URL: IdP metadata changed, now %d signing certificate(s)",
+                len(idp.certificates),
+                extra={"saml_event": "metadata_refreshed"},
+            )
+            return True
+        finally:
+            self._lock.release()
+
+    def after_signature_failure(self) -> bool:
+        """Refresh because a signature did not verify, at most once per :data:`FAILURE_INTERVAL`."""
+        now = self.clock()
+        if now - self._last_forced < FAILURE_INTERVAL:
+            return False
+        self._last_forced = now
+        return self.refresh()
+
+    def guard(self, attempt: Callable[[], T]) -> T:
+        """Run ``attempt`` (a response check); on ``signature_invalid``, refresh and try once more."""
+        self.refresh_if_due()
+        try:
+            return attempt()
+        except ResponseRejected as exc:
+            if exc.reason != "signature_invalid" or not self.after_signature_failure():
+                raise
+        return attempt()

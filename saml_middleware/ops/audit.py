@@ -1,0 +1,96 @@
+"""The audit log: one JSON line per login, refusal, logout and session revocation.
+
+Records go to the ``saml_middleware.audit`` logger at INFO (refusals at
+WARNING); the message *is* the JSON document, so any handler that writes
+``%(message)s`` produces JSON Lines ready for a SIEM. The same values are on
+the record as a dict attribute ``saml_audit``.
+
+Fields, always present (``null`` when unknown): ``time`` (ISO 8601, UTC),
+``event`` (``login``, ``refusal``, ``logout``, ``revocation``), ``email``,
+``idp`` (the IdP entity ID), ``reason`` (a code of
+:data:`~saml_middleware.errors.REASONS`), ``ref`` (the reference id the
+browser was shown), ``client`` (the client address as the server saw it) and
+``user_agent``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from typing import Protocol
+
+from ..http import HTTPRequest
+
+__all__ = ["EVENTS", "AuditEvent", "EventSink", "audit_logger", "emit"]
+
+#: The ``event`` values.
+EVENTS = ("login", "refusal", "logout", "revocation")
+audit_logger = logging.getLogger("saml_middleware.audit")  # the logger name is public: keep it
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One audited event (see the module docstring for the fields).
+
+    :param time: epoch seconds (from the injected clock).
+    :param duration: seconds the ACS took, for the metrics; not logged.
+    """
+
+    event: str
+    time: float
+    email: str | None = None
+    idp: str | None = None
+    reason: str | None = None
+    ref: str | None = None
+    client: str | None = None
+    user_agent: str | None = None
+    duration: float | None = None
+
+    def to_dict(self) -> dict[str, str | None]:
+        """The documented fields in a fixed order, ``time`` as ISO 8601 UTC."""
+        when = datetime.fromtimestamp(self.time, timezone.utc).isoformat(timespec="milliseconds")
+        data: dict[str, str | None] = {"time": when.replace("+00:00", "Z")}
+        data.update((k, v) for k, v in asdict(self).items() if k not in ("time", "duration"))
+        return data
+
+    def to_json(self) -> str:
+        """The audit line: compact JSON of :meth:`to_dict`."""
+        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
+
+
+def emit(event: AuditEvent, logger: logging.Logger = audit_logger) -> None:
+    """Write ``event`` to the audit logger as one JSON line."""
+    if event.event not in EVENTS:
+        raise ValueError(f"unknown audit event {event.event!r}")
+    level = logging.WARNING if event.event == "refusal" else logging.INFO
+    if not logger.isEnabledFor(level):
+        return
+    data = event.to_dict()
+    # one attribute, not saml_event/saml_reason...: those mark the operational log records
+    logger.log(
+        level, "%s", json.dumps(data, separators=(",", ":"), ensure_ascii=False), extra={"saml_audit": data}
+    )
+
+
+class EventSink(Protocol):
+    """Where the gate's endpoints report logins, refusals and logouts
+    (:class:`~saml_middleware.ops.operations.Operations` is the one in use)."""
+
+    #: a monotonic clock for latencies
+    timer: Callable[[], float]
+
+    def event(
+        self,
+        name: str,
+        request: HTTPRequest | None,
+        *,
+        email: str | None = None,
+        reason: str | None = None,
+        ref: str | None = None,
+        started: float | None = None,
+    ) -> None:
+        """Record one login, refusal or logout seen while handling ``request``."""
+        ...

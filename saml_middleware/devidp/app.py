@@ -6,13 +6,14 @@ import base64
 from collections.abc import Awaitable, Callable
 from html import escape
 from typing import Protocol
-from urllib.parse import parse_qs, quote
+from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from ..http import FORM, FormError, form_text, media_type, query_fields
 from .authnrequest import AuthnRequestInfo, decode_saml_message, parse_authn_request
 from .pages import auto_post_page, message_page, page, user_button_forms
 from .responses import PROTOCOL_NS
@@ -70,15 +71,15 @@ def _error(status_code: int, message: str) -> HTMLResponse:
 
 async def _form(request: Request) -> dict[str, str]:
     """URL-encoded form fields (first value of each), without python-multipart."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/x-www-form-urlencoded":
-        raise ValueError("expected an application/x-www-form-urlencoded form")
+    content_type = request.headers.get("content-type", "")
+    if media_type(content_type) != FORM:
+        raise ValueError(f"expected an {FORM} form")
     body = await request.body()
     if len(body) > _MAX_FORM_BYTES:
         raise ValueError("the form is too large")
     try:
-        parsed = parse_qs(body.decode("ascii"), keep_blank_values=True, max_num_fields=50)
-    except (UnicodeDecodeError, ValueError):
+        parsed = query_fields(form_text(content_type, body), max_fields=50, keep_blank=True)
+    except FormError:
         raise ValueError("the form does not parse") from None
     return {name: values[0] for name, values in parsed.items()}
 

@@ -13,11 +13,10 @@ import re
 from collections.abc import Awaitable, Callable
 from html import escape
 from typing import Any, TypeVar
-from urllib.parse import parse_qs
 
 from ..config import Settings
 from ..errors import ResponseRejected, StoreUnavailable
-from ..http import HTTPRequest, HTTPResponse
+from ..http import FormError, HTTPRequest, HTTPResponse, form_text, query_fields
 from ..ops.audit import EventSink
 from ..pages import page
 from ..paths import safe_return_path
@@ -165,12 +164,13 @@ class AssertionConsumer:
         declared = request.headers.get("content-length", "")
         if len(request.body) > s.max_body or (declared.isdigit() and int(declared) > s.max_body):
             raise ResponseRejected("too_large", f"body over {s.max_body} bytes")
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype != "application/x-www-form-urlencoded":
-            raise ResponseRejected("unsupported_media_type", f"content type {ctype!r}")
         try:
-            form = parse_qs(request.body.decode("ascii"), max_num_fields=20, strict_parsing=False)
-        except (UnicodeDecodeError, ValueError):
+            form = query_fields(
+                form_text(request.headers.get("content-type", ""), request.body), max_fields=20
+            )
+        except FormError as exc:
+            if exc.problem == "content_type":
+                raise ResponseRejected("unsupported_media_type", str(exc)) from None
             raise ResponseRejected("bad_encoding", "the form body is not URL-encoded ASCII") from None
         if len(form.get("SAMLResponse", [])) != 1:
             raise ResponseRejected("missing_response", "expected exactly one SAMLResponse field")

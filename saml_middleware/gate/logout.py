@@ -18,11 +18,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from html import escape
-from urllib.parse import parse_qs
 
 from ..config import Settings
 from ..errors import ResponseRejected, StoreUnavailable
-from ..http import HTTPRequest, HTTPResponse
+from ..http import FormError, HTTPRequest, HTTPResponse, form_text, query_fields
 from ..pages import page
 from ..protocol.logout import LogoutMessage, LogoutVerifier, matches
 from ..protocol.metadata import IdPInfo
@@ -173,24 +172,20 @@ class SingleLogout:
     # -- helpers ------------------------------------------------------------
     def _params(self, request: HTTPRequest) -> dict[str, list[str]]:
         s = self.settings
-        if request.method in ("GET", "HEAD"):
-            raw = request.query
-        elif request.method == "POST":
-            ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-            if ctype != "application/x-www-form-urlencoded":
-                raise ResponseRejected("logout_invalid", f"content type {ctype!r}")
-            try:
-                raw = request.body.decode("ascii")
-            except UnicodeDecodeError:
-                raise ResponseRejected("bad_encoding", "the form body is not ASCII") from None
-        else:
+        if request.method not in ("GET", "HEAD", "POST"):
             raise ResponseRejected("logout_invalid", f"{request.method} on the SLS")
-        if len(raw) > s.max_body:
-            raise ResponseRejected("too_large", f"logout message over {s.max_body} bytes")
         try:
-            return parse_qs(raw, max_num_fields=10)
-        except ValueError:
-            raise ResponseRejected("logout_invalid", "too many parameters") from None
+            if request.method == "POST":
+                raw = form_text(request.headers.get("content-type", ""), request.body)
+            else:
+                raw = request.query
+            if len(raw) > s.max_body:
+                raise ResponseRejected("too_large", f"logout message over {s.max_body} bytes")
+            return query_fields(raw, max_fields=10)
+        except FormError as exc:
+            raise ResponseRejected(
+                "bad_encoding" if exc.problem == "encoding" else "logout_invalid", str(exc)
+            ) from None
 
     def _pending(self, request: HTTPRequest, relay: str | None) -> str | None:
         if not relay or not RELAY_KEY.match(relay):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from html import escape
 from typing import Any, TypeVar
@@ -26,9 +25,9 @@ from ..sessions.cookies import CookieCodec
 from ..user import SAMLUser
 from ..users.base import UserDirectory
 from .metadata_refresh import MetadataRefresher
-from .pending import PENDING_AGE, PendingCookies
+from .pending import PENDING_AGE, RELAY_KEY, PendingCookies
 
-__all__ = ["LOGIN_COOKIE_AGE", "RELAY_KEY", "AssertionConsumer", "Resolver", "login_cookie_name", "run_here"]
+__all__ = ["LOGIN_COOKIE_AGE", "RELAY_KEY", "AssertionConsumer", "Resolver", "run_here"]
 
 logger = logging.getLogger("saml_middleware")
 T = TypeVar("T")
@@ -46,13 +45,6 @@ def run_here(awaitable: Awaitable[Any]) -> Any:
 
 
 LOGIN_COOKIE_AGE = PENDING_AGE
-#: An opaque RelayState key: it names the pending login (and logout) cookie.
-RELAY_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}\Z")
-
-
-def login_cookie_name(settings: Settings, relay_state: str) -> str:
-    """The per-login cookie named by an opaque RelayState key."""
-    return ("__Secure-" if settings.https else "") + "saml_login_" + relay_state
 
 
 class AssertionConsumer:
@@ -94,7 +86,7 @@ class AssertionConsumer:
         relay = None
         try:
             relay, form = self._read_form(request)
-            pending = self._pending(request, relay)
+            pending = self.pending.load(request.cookies, relay, self.codec)
             posted, request_id = form["SAMLResponse"][0], pending.get("r") if pending else None
             verified = (
                 self.refresher.guard(lambda: self.sp.process_response(posted, request_id))
@@ -177,19 +169,8 @@ class AssertionConsumer:
         relays = form.get("RelayState", [])
         return (relays[0] if len(relays) == 1 else None), form
 
-    def _pending(self, request: HTTPRequest, relay: str | None) -> dict[str, Any] | None:
-        if not relay or not RELAY_KEY.match(relay):
-            return None
-        raw = request.cookies.get(self.pending.name(relay))
-        data = self.codec.load_login(raw, max_age=LOGIN_COOKIE_AGE) if raw else None
-        if data is None or not isinstance(data.get("r"), str):
-            return None
-        return data
-
     def _forget(self, request: HTTPRequest, relay: str | None) -> list[str]:
         """Delete the login cookie (it is consumed once, whatever the outcome) and its index entry."""
-        if not relay or not RELAY_KEY.match(relay):
-            return []
         return self.pending.forget(request.headers.get("cookie"), relay)
 
     def _refuse(

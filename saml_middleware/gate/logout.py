@@ -29,17 +29,12 @@ from ..protocol.sp import ServiceProvider
 from ..sessions import Session, SessionManager
 from ..sessions.cookies import CookieCodec
 from ..user import SAMLUser
-from .acs import LOGIN_COOKIE_AGE, RELAY_KEY, Resolver
+from .acs import LOGIN_COOKIE_AGE, Resolver
 from .pending import PendingCookies
 
-__all__ = ["SingleLogout", "logout_cookie_name"]
+__all__ = ["SingleLogout"]
 
 logger = logging.getLogger("saml_middleware")
-
-
-def logout_cookie_name(settings: Settings, relay_state: str) -> str:
-    """The per-logout cookie named by an opaque RelayState key (never the login cookie's name)."""
-    return ("__Secure-" if settings.https else "") + "saml_logout_" + relay_state
 
 
 class SingleLogout:
@@ -188,17 +183,10 @@ class SingleLogout:
             ) from None
 
     def _pending(self, request: HTTPRequest, relay: str | None) -> str | None:
-        if not relay or not RELAY_KEY.match(relay):
-            return None
-        raw = request.cookies.get(self.pending.name(relay))
-        data = self.codec.load_login(raw, max_age=LOGIN_COOKIE_AGE) if raw else None
-        if data is None or data.get("k") != "logout" or not isinstance(data.get("r"), str):
-            return None
-        return str(data["r"])
+        data = self.pending.load(request.cookies, relay, self.codec)
+        return str(data["r"]) if data is not None and data.get("k") == "logout" else None
 
     def _forget(self, request: HTTPRequest, relay: str | None) -> list[str]:
-        if not relay or not RELAY_KEY.match(relay):
-            return []
         return self.pending.forget(request.headers.get("cookie"), relay)
 
     def _refuse(

@@ -12,7 +12,7 @@ from .errors import StoreUnavailable
 from .framing import framing_problem
 from .gate import Gate
 from .http import HTTPRequest, HTTPResponse
-from .paths import BadPath, canonical_path, decoded_path, encoded_path, has_encoded_separator
+from .paths import BadPath, canonical_path, decoded_path, encoded_path, has_encoded_separator, log_refusal
 
 __all__ = ["SAMLWSGIMiddleware"]
 
@@ -65,12 +65,7 @@ class SAMLWSGIMiddleware:
         try:
             judged = _judge(environ)
         except BadPath as exc:
-            logger.warning(
-                "request refused reason=%s client=%s detail=%r",
-                exc.reason,
-                environ.get("REMOTE_ADDR", "-"),
-                exc.detail,
-            )
+            log_refusal(logger, exc, environ.get("REMOTE_ADDR"))
             return _respond(start_response, HTTPResponse.json(exc.status, {"error": exc.reason}))
         path = judged if judged is not None else _path(environ)
         if judged is not None and gate.is_endpoint(path):

@@ -68,11 +68,8 @@ def emit(event: AuditEvent, logger: logging.Logger = audit_logger) -> None:
     level = logging.WARNING if event.event == "refusal" else logging.INFO
     if not logger.isEnabledFor(level):
         return
-    data = event.to_dict()
     # one attribute, not saml_event/saml_reason...: those mark the operational log records
-    logger.log(
-        level, "%s", json.dumps(data, separators=(",", ":"), ensure_ascii=False), extra={"saml_audit": data}
-    )
+    logger.log(level, "%s", event.to_json(), extra={"saml_audit": event.to_dict()})
 
 
 class EventSink(Protocol):

@@ -35,7 +35,6 @@ from .xml import parse_untrusted, q
 
 __all__ = ["LoginRequest", "ServiceProvider", "Verified", "decode_post_binding", "sp_metadata_xml"]
 
-_RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 _WHITESPACE = bytes.maketrans(b"", b"")
 
 

@@ -27,7 +27,7 @@ from ..users.base import UserDirectory
 from .metadata_refresh import MetadataRefresher
 from .pending import PENDING_AGE, RELAY_KEY, PendingCookies
 
-__all__ = ["LOGIN_COOKIE_AGE", "RELAY_KEY", "AssertionConsumer", "Resolver", "run_here"]
+__all__ = ["LOGIN_COOKIE_AGE", "RELAY_KEY", "AssertionConsumer", "Resolver", "log_refusal", "run_here"]
 
 logger = logging.getLogger("saml_middleware")
 T = TypeVar("T")
@@ -45,6 +45,24 @@ def run_here(awaitable: Awaitable[Any]) -> Any:
 
 
 LOGIN_COOKIE_AGE = PENDING_AGE
+
+
+def log_refusal(what: str, exc: ResponseRejected, ref: str, idp: str, *, with_email: bool = False) -> None:
+    """The one log record of a refused SAML ``what`` (``"response"``, ``"logout message"``)."""
+    extra: dict[str, str | None] = {"saml_event": "refusal", "saml_reason": exc.reason, "saml_ref": ref}
+    email = ""
+    if with_email:
+        email, extra["saml_email"] = f" email={exc.email or '-'}", exc.email
+    logger.warning(
+        "SAML %s refused reason=%s ref=%s idp=%s%s detail=%s",
+        what,
+        exc.reason,
+        ref,
+        idp,
+        email,
+        exc.detail,
+        extra=extra,
+    )
 
 
 class AssertionConsumer:
@@ -86,7 +104,7 @@ class AssertionConsumer:
         relay = None
         try:
             relay, form = self._read_form(request)
-            pending = self.pending.load(request.cookies, relay, self.codec)
+            pending = self.pending.load(request, relay, self.codec)
             posted, request_id = form["SAMLResponse"][0], pending.get("r") if pending else None
             verified = (
                 self.refresher.guard(lambda: self.sp.process_response(posted, request_id))
@@ -109,7 +127,7 @@ class AssertionConsumer:
             logger.error("SAML login failed: store unavailable ref=%s: %s", ref, exc, extra={"saml_ref": ref})
             self._event("refusal", request, started, ref, reason="store_unavailable")
             body = page("Sign-in is unavailable", "Please try again in a minute.", reference=ref)
-            return HTTPResponse.html(503, body, *self._forget(request, relay))
+            return HTTPResponse.html(503, body, *self.pending.forget(request, relay))
         except Exception:
             logger.exception("SAML response caused an unexpected error ref=%s", ref, extra={"saml_ref": ref})
             self._event("refusal", request, started, ref, reason="malformed_response")
@@ -126,7 +144,10 @@ class AssertionConsumer:
         )
         self._event("login", request, started, ref, email=user.email)
         return HTTPResponse.redirect(
-            303, target or self.settings.default_redirect, session_cookie, *self._forget(request, relay)
+            303,
+            target or self.settings.default_redirect,
+            session_cookie,
+            *self.pending.forget(request, relay),
         )
 
     def _event(
@@ -169,28 +190,11 @@ class AssertionConsumer:
         relays = form.get("RelayState", [])
         return (relays[0] if len(relays) == 1 else None), form
 
-    def _forget(self, request: HTTPRequest, relay: str | None) -> list[str]:
-        """Delete the login cookie (it is consumed once, whatever the outcome) and its index entry."""
-        return self.pending.forget(request.headers.get("cookie"), relay)
-
     def _refuse(
         self, exc: ResponseRejected, ref: str, request: HTTPRequest, relay: str | None, *, log: bool = True
     ) -> HTTPResponse:
         if log:
-            logger.warning(
-                "SAML response refused reason=%s ref=%s idp=%s email=%s detail=%s",
-                exc.reason,
-                ref,
-                self.sp.idp.entity_id,
-                exc.email or "-",
-                exc.detail,
-                extra={
-                    "saml_event": "refusal",
-                    "saml_reason": exc.reason,
-                    "saml_ref": ref,
-                    "saml_email": exc.email,
-                },
-            )
+            log_refusal("response", exc, ref, self.sp.idp.entity_id, with_email=True)
         retry = f'<p><a href="{escape(self.settings.login_path)}">Sign in again</a></p>'
         if exc.reason == "unknown_user":
             body = page(
@@ -214,7 +218,7 @@ class AssertionConsumer:
                 reference=ref,
                 extra_html=retry,
             )
-        response = HTTPResponse.html(exc.status, body, *self._forget(request, relay))
+        response = HTTPResponse.html(exc.status, body, *self.pending.forget(request, relay))
         if exc.status == 405:
             response.headers.append(("allow", "POST"))
         return response

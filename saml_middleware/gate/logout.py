@@ -29,7 +29,7 @@ from ..protocol.sp import ServiceProvider
 from ..sessions import Session, SessionManager
 from ..sessions.cookies import CookieCodec
 from ..user import SAMLUser
-from .acs import LOGIN_COOKIE_AGE, Resolver
+from .acs import LOGIN_COOKIE_AGE, Resolver, log_refusal
 from .pending import PendingCookies
 
 __all__ = ["SingleLogout"]
@@ -133,7 +133,10 @@ class SingleLogout:
             extra={"saml_event": "logout", "saml_ref": ref},
         )
         return HTTPResponse.html(
-            200, self.signed_out, self.sessions.clear_header(), *self._forget(request, message.relay_state)
+            200,
+            self.signed_out,
+            self.sessions.clear_header(),
+            *self.pending.forget(request, message.relay_state),
         )
 
     def _requested(self, request: HTTPRequest, message: LogoutMessage, ref: str) -> HTTPResponse:
@@ -183,28 +186,20 @@ class SingleLogout:
             ) from None
 
     def _pending(self, request: HTTPRequest, relay: str | None) -> str | None:
-        data = self.pending.load(request.cookies, relay, self.codec)
+        data = self.pending.load(request, relay, self.codec)
         return str(data["r"]) if data is not None and data.get("k") == "logout" else None
-
-    def _forget(self, request: HTTPRequest, relay: str | None) -> list[str]:
-        return self.pending.forget(request.headers.get("cookie"), relay)
 
     def _refuse(
         self, exc: ResponseRejected, ref: str, request: HTTPRequest, relay: str | None, *, log: bool = True
     ) -> HTTPResponse:
         if log:
-            logger.warning(
-                "SAML logout message refused reason=%s ref=%s idp=%s detail=%s",
-                exc.reason,
-                ref,
-                self.sp.idp.entity_id,
-                exc.detail,
-                extra={"saml_event": "refusal", "saml_reason": exc.reason, "saml_ref": ref},
-            )
+            log_refusal("logout message", exc, ref, self.sp.idp.entity_id)
         body = page(
             "Sign-out failed",
             "The sign-out message could not be accepted. If you were signed in to this application, "
             "sign out from its pages; if this keeps happening give your administrator the reference below.",
             reference=ref,
         )
-        return HTTPResponse.html(exc.status if exc.status < 500 else 400, body, *self._forget(request, relay))
+        return HTTPResponse.html(
+            exc.status if exc.status < 500 else 400, body, *self.pending.forget(request, relay)
+        )

@@ -15,10 +15,10 @@ dropped login fails at the ACS like any login whose cookie is gone
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from ..config import Settings
+from ..http import HTTPRequest
 from ..sessions.cookies import CookieCodec, cookie_header, cookie_value
 
 __all__ = ["MAX_PENDING", "MAX_PENDING_BYTES", "PENDING_AGE", "RELAY_KEY", "PendingCookies"]
@@ -87,24 +87,23 @@ class PendingCookies:
             self._index(kept),
         ]
 
-    def load(
-        self, cookies: Mapping[str, str], relay: str | None, codec: CookieCodec
-    ) -> dict[str, Any] | None:
+    def load(self, request: HTTPRequest, relay: str | None, codec: CookieCodec) -> dict[str, Any] | None:
         """The signed data of the flow ``relay`` (``"r"``: the request ID); ``None`` when ``relay``
         is no RelayState key or its cookie is missing, forged, expired or names no request."""
         if not relay or not RELAY_KEY.match(relay):
             return None
-        raw = cookies.get(self.name(relay))
+        raw = request.cookies.get(self.name(relay))
         data = codec.load_login(raw, max_age=PENDING_AGE) if raw else None
         if data is None or not isinstance(data.get("r"), str):
             return None
         return data
 
-    def forget(self, header: str | None, relay: str | None) -> list[str]:
+    def forget(self, request: HTTPRequest, relay: str | None) -> list[str]:
         """``Set-Cookie`` headers ending the flow ``relay``: its cookie deleted, the index updated
         (none when ``relay`` is no RelayState key)."""
         if not relay or not RELAY_KEY.match(relay):
             return []
+        header = request.headers.get("cookie")
         headers = [self._cookie(self.name(relay), "", self.path, 0)]
         if header and cookie_value(header, self.index) is not None:
             headers.append(self._index([(k, n) for k, n in self._entries(header) if k != relay]))

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from ..config import Settings
 from ..errors import ResponseRejected, StoreUnavailable
 from ..http import FormError, HTTPRequest, HTTPResponse, form_text, query_fields
-from ..ops.audit import EventSink
+from ..ops.operations import Operations
 from ..pages import page
 from ..paths import safe_return_path
 from ..protocol.sp import ServiceProvider
@@ -84,7 +84,7 @@ class AssertionConsumer:
         codec: CookieCodec,
         token: Callable[[int], str],
         *,
-        events: EventSink | None = None,
+        events: Operations | None = None,
     ) -> None:
         self.settings = settings
         self.sp = sp

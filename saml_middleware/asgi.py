@@ -16,7 +16,7 @@ from starlette.authentication import AuthCredentials, UnauthenticatedUser
 
 from .config import Settings
 from .errors import StoreUnavailable
-from .framing import framing_problem
+from .framing import check_request
 from .gate import Gate
 from .http import HTTPRequest, HTTPResponse
 from .paths import BadPath, canonical_path, decoded_path, encoded_path, has_encoded_separator, log_refusal
@@ -141,11 +141,7 @@ def _judge(scope: Scope) -> tuple[Scope, str | None]:
     :raises BadPath: the target is not a path, its framing is ambiguous, or the path is refused.
     """
     if scope["type"] == "http":
-        if scope.get("method") == "CONNECT":  # a tunnel request, for forward proxies only
-            raise BadPath("bad_request_target", "CONNECT")
-        problem = framing_problem(scope["headers"])
-        if problem is not None:
-            raise BadPath("bad_framing", problem)
+        check_request(scope.get("method"), scope["headers"])
     raw = scope.get("raw_path")
     text = raw.decode("latin-1") if raw else encoded_path(scope["path"])
     canonical = canonical_path(text, encoded_separators=True)

@@ -24,7 +24,7 @@ import httpx
 from ..asgi import SAMLMiddleware, send_response
 from ..config import Settings
 from ..errors import ConfigError
-from ..framing import framing_problem
+from ..framing import check_request
 from ..gate.identity_headers import IdentityHeaders, normal_name
 from ..http import HTTPResponse
 from ..masking import redact
@@ -171,11 +171,7 @@ class ReverseProxy:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            if scope["method"] == "CONNECT":  # a tunnel request, for forward proxies only
-                raise BadPath("bad_request_target", "CONNECT")
-            problem = framing_problem(scope["headers"])
-            if problem is not None:
-                raise BadPath("bad_framing", problem)
+            check_request(scope["method"], scope["headers"])
             url = self.url_for(scope)
         except BadPath as exc:
             log_refusal(logger, exc, (scope.get("client") or ("-",))[0])

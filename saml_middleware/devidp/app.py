@@ -69,6 +69,14 @@ def _error(status_code: int, message: str) -> HTMLResponse:
     return _html(message_page("Sorry, something went wrong", message), status_code)
 
 
+def _post_response(acs_url: str, xml: bytes, relay_state: str | None) -> HTMLResponse:
+    """The page that POSTs ``xml`` (and ``relay_state``, when given) to ``acs_url`` by itself."""
+    post = {"SAMLResponse": base64.b64encode(xml).decode("ascii")}
+    if relay_state:
+        post["RelayState"] = relay_state
+    return _html(auto_post_page(acs_url, post))
+
+
 async def _form(request: Request) -> dict[str, str]:
     """URL-encoded form fields (first value of each), without python-multipart."""
     content_type = request.headers.get("content-type", "")
@@ -171,10 +179,7 @@ def build_app(idp: ServedIdP) -> Starlette:
         if isinstance(acs_url, Response):
             return acs_url
         xml = idp.issue_response(user, acs_url=acs_url, audience=info.issuer, in_response_to=info.id)
-        post = {"SAMLResponse": base64.b64encode(xml).decode("ascii")}
-        if fields.get("RelayState"):
-            post["RelayState"] = fields["RelayState"]
-        return _html(auto_post_page(acs_url, post))
+        return _post_response(acs_url, xml, fields.get("RelayState"))
 
     async def launch(request: Request) -> Response:
         if not idp.sp_acs_url or not idp.sp_entity_id:
@@ -187,8 +192,7 @@ def build_app(idp: ServedIdP) -> Starlette:
         except ValueError as exc:
             return _error(400, f"Cannot sign in: {exc}.")
         xml = idp.issue_response(user, acs_url=idp.sp_acs_url, audience=idp.sp_entity_id)
-        post = {"SAMLResponse": base64.b64encode(xml).decode("ascii")}
-        return _html(auto_post_page(idp.sp_acs_url, post))
+        return _post_response(idp.sp_acs_url, xml, None)
 
     def _signed_out() -> Response:
         return _html(message_page("You have signed out", "You can close this window."))

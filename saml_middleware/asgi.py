@@ -16,14 +16,14 @@ from starlette.authentication import AuthCredentials, UnauthenticatedUser
 
 from .config import Settings
 from .errors import StoreUnavailable
-from .framing import framing_problem
+from .framing import check_request
 from .gate import Gate
 from .http import HTTPRequest, HTTPResponse
-from .paths import BadPath, canonical_path, decoded_path, encoded_path, has_encoded_separator
+from .paths import BadPath, canonical_path, decoded_path, encoded_path, has_encoded_separator, log_refusal
 from .types import ASGIApp, Message, Receive, Scope, Send
 
 # the ASGI aliases stay importable from here (they moved to types.py)
-__all__ = ["ASGIApp", "Message", "Receive", "SAMLMiddleware", "Scope", "Send"]
+__all__ = ["ASGIApp", "Message", "Receive", "SAMLMiddleware", "Scope", "Send", "send_response"]
 
 _AUTHENTICATED = AuthCredentials(["authenticated"])
 logger = logging.getLogger("saml_middleware")
@@ -75,11 +75,11 @@ class SAMLMiddleware:
         try:
             scope, path = _judge(scope)
         except BadPath as exc:
-            _log_refusal(scope, exc)
+            log_refusal(logger, exc, (scope.get("client") or ("-",))[0])
             if kind == "websocket":
                 await send({"type": "websocket.close", "code": 1008, "reason": exc.reason})
             else:
-                await _send(send, HTTPResponse.json(exc.status, {"error": exc.reason}))
+                await send_response(send, HTTPResponse.json(exc.status, {"error": exc.reason}))
             return
         if kind == "http" and path is not None and gate.is_endpoint(path):
             await self._endpoint(gate, scope, receive, send)
@@ -98,7 +98,7 @@ class SAMLMiddleware:
             if kind == "websocket":
                 await send({"type": "websocket.close", "code": 1013, "reason": "try again later"})
             else:
-                await _send(send, gate.unavailable(_request(scope, b""), exc))
+                await send_response(send, gate.unavailable(_request(scope, b""), exc))
             return
         if found is not None:
             session, refresh = found
@@ -119,7 +119,7 @@ class SAMLMiddleware:
             await send({"type": "websocket.close", "code": code, "reason": why})
         else:
             response = await anyio.to_thread.run_sync(gate.challenge, _request(scope, b""))
-            await _send(send, response)
+            await send_response(send, response)
 
     async def _endpoint(self, gate: Gate, scope: Scope, receive: Receive, send: Send) -> None:
         body = b""
@@ -127,7 +127,7 @@ class SAMLMiddleware:
             body = await _read_body(scope, receive, self.settings.max_body)
         request = _request(scope, body)
         response = await anyio.to_thread.run_sync(gate.handle_endpoint, request, _resolve_on_loop)
-        await _send(send, response)
+        await send_response(send, response)
 
 
 def _judge(scope: Scope) -> tuple[Scope, str | None]:
@@ -141,27 +141,13 @@ def _judge(scope: Scope) -> tuple[Scope, str | None]:
     :raises BadPath: the target is not a path, its framing is ambiguous, or the path is refused.
     """
     if scope["type"] == "http":
-        if scope.get("method") == "CONNECT":  # a tunnel request, for forward proxies only
-            raise BadPath("bad_request_target", "CONNECT")
-        problem = framing_problem(scope["headers"])
-        if problem is not None:
-            raise BadPath("bad_framing", problem)
+        check_request(scope.get("method"), scope["headers"])
     raw = scope.get("raw_path")
     text = raw.decode("latin-1") if raw else encoded_path(scope["path"])
     canonical = canonical_path(text, encoded_separators=True)
     if canonical != text:
         scope = dict(scope, path=decoded_path(canonical), raw_path=canonical.encode("ascii"))
     return scope, None if has_encoded_separator(canonical) else scope["path"]
-
-
-def _log_refusal(scope: Scope, exc: BadPath) -> None:
-    client = scope.get("client")
-    logger.warning(
-        "request refused reason=%s client=%s detail=%r",
-        exc.reason,
-        client[0] if client else "-",
-        exc.detail,
-    )
 
 
 def _request(scope: Scope, body: bytes) -> HTTPRequest:
@@ -198,7 +184,8 @@ async def _read_body(scope: Scope, receive: Receive, cap: int) -> bytes:
     return b"".join(chunks)
 
 
-async def _send(send: Send, response: HTTPResponse) -> None:
+async def send_response(send: Send, response: HTTPResponse) -> None:
+    """Send ``response``, complete (``Content-Length`` added), on the ASGI ``send`` channel."""
     headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
     headers.append((b"content-length", str(len(response.body)).encode()))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})

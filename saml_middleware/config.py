@@ -21,44 +21,14 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import urlsplit
 
+from .configenv import csv, env_values
 from .configrules import base_url_problems, idp_leftover_problems, public_path_problems
 from .errors import ConfigError
-from .keysettings import normalise_keys
+from .keysettings import normalised_keys
 from .masking import SECRET, SECRET_URL, redact
 from .user import normalize_email
 
 __all__ = ["Settings"]
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
-
-
-def _env(environ: Mapping[str, str], name: str, problems: list[str]) -> str | None:
-    """``environ[name]``, or the content of the file named by ``name + "_FILE"``.
-
-    ``SAML_IDP_METADATA_FILE`` is a setting of its own (a path), so
-    ``SAML_IDP_METADATA`` takes no ``_FILE`` form.
-    """
-    if name in environ:
-        return environ[name]
-    if name == "SAML_IDP_METADATA":
-        return None
-    path = environ.get(name + "_FILE")
-    if path is None:
-        return None
-    try:
-        with open(path, encoding="utf-8-sig") as fh:
-            return fh.read().strip()
-    except OSError as exc:
-        problems.append(f"{name}_FILE: cannot read {path!r}: {exc.strerror}")
-        return None
-    except UnicodeDecodeError:
-        problems.append(f"{name}_FILE: {path!r} is not UTF-8 text (give binary keys as a path instead)")
-        return None
-
-
-def _csv(value: str) -> tuple[str, ...]:
-    return tuple(p.strip() for p in value.split(",") if p.strip())
 
 
 @dataclass(frozen=True)
@@ -139,7 +109,7 @@ class Settings:
 
         for name in ("secret_key", "public_paths", "allowed_domains", "admin_emails", "header_attributes"):
             if isinstance(getattr(self, name), str):  # Settings(public_paths="/static") means one item
-                set_(self, name, _csv(getattr(self, name)))
+                set_(self, name, csv(getattr(self, name)))
         if not self.secret_key:
             problems.append("SAML_SECRET_KEY is required (comma-separated, newest first)")
         elif any(len(k) < 16 for k in self.secret_key):
@@ -169,7 +139,8 @@ class Settings:
             for name in ("idp_sso_url", "idp_entity_id", "idp_cert"):
                 if not getattr(self, name):
                     problems.append(f"SAML_{name.upper()} is required when no IdP metadata is given")
-        normalise_keys(self, set_, problems)  # certificates and key pairs (keysettings.py)
+        for name, value in normalised_keys(self, problems).items():  # certificates and key pairs
+            set_(self, name, value)
 
         if not (self.users == "assertion" or self.users.split(":", 1)[0] in ("file", "sql", "python")):
             problems.append(
@@ -248,18 +219,8 @@ class Settings:
         :param overrides: field values that win over the environment.
         :raises ConfigError: listing every unreadable or invalid value.
         """
-        env = os.environ if environ is None else environ
         problems: list[str] = []
-        kwargs: dict[str, Any] = {}
-        for f in fields(cls):
-            name = "SAML_" + f.name.upper()
-            raw = _env(env, name, problems)
-            if raw is None:
-                continue
-            try:
-                kwargs[f.name] = _convert(f.name, f.type, raw)
-            except ValueError as exc:
-                problems.append(f"{name}: {exc}")
+        kwargs = env_values(fields(cls), os.environ if environ is None else environ, problems)
         kwargs.update(overrides)
         try:
             settings = cls(**kwargs)
@@ -268,33 +229,3 @@ class Settings:
         if problems:
             raise ConfigError(problems)
         return settings
-
-
-def _convert(name: str, type_: Any, raw: str) -> Any:
-    t = str(type_)
-    raw = raw.strip()
-    if t == "bool":
-        low = raw.lower()
-        if low in _TRUE:
-            return True
-        if low in _FALSE:
-            return False
-        raise ValueError(f"expected true or false, got {raw!r}")
-    if t == "int":
-        try:
-            return int(raw)
-        except ValueError:
-            raise ValueError(f"expected a whole number, got {raw!r}") from None
-    if name in ("idp_cert", "idp_metadata_cert"):
-        return (raw,)
-    if t.startswith("tuple"):
-        return _csv(raw)
-    if t.startswith("Mapping"):
-        out: dict[str, str] = {}
-        for item in _csv(raw):
-            key, sep, value = item.partition("=")
-            if not sep or not key.strip() or not value.strip():
-                raise ValueError(f"expected name=claim pairs, got {item!r}")
-            out[key.strip()] = value.strip()
-        return out
-    return raw

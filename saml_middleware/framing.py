@@ -10,7 +10,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["framing_problem"]
+from .paths import BadPath
+
+__all__ = ["check_request", "framing_problem"]
+
+
+def check_request(method: str | None, headers: Iterable[tuple[bytes, bytes]]) -> None:
+    """Refuse a tunnel request or ambiguous framing before anything else reads the request.
+
+    :raises BadPath: ``bad_request_target`` for ``CONNECT`` (a tunnel, for forward proxies
+        only); ``bad_framing`` when :func:`framing_problem` finds a problem.
+    """
+    if method == "CONNECT":
+        raise BadPath("bad_request_target", "CONNECT")
+    problem = framing_problem(headers)
+    if problem is not None:
+        raise BadPath("bad_framing", problem)
 
 
 def framing_problem(headers: Iterable[tuple[bytes, bytes]]) -> str | None:

@@ -6,9 +6,21 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote
 
-__all__ = ["HTTPRequest", "HTTPResponse", "parse_cookies"]
+__all__ = [
+    "FORM",
+    "FormError",
+    "HTTPRequest",
+    "HTTPResponse",
+    "form_text",
+    "media_type",
+    "parse_cookies",
+    "query_fields",
+]
+
+#: The only form encoding the SAML bindings (and the dev IdP's pages) post.
+FORM = "application/x-www-form-urlencoded"
 
 
 @dataclass
@@ -73,3 +85,46 @@ def parse_cookies(header: str) -> dict[str, str]:
         if sep and name and name not in out:
             out[name] = value.strip().strip('"')
     return out
+
+
+class FormError(ValueError):
+    """A form or query string that cannot be read.
+
+    :ivar problem: ``"content_type"`` (not :data:`FORM`), ``"encoding"`` (not
+        ASCII) or ``"fields"`` (too many fields).
+    """
+
+    def __init__(self, problem: str, detail: str) -> None:
+        super().__init__(detail)
+        self.problem = problem
+
+
+def media_type(content_type: str) -> str:
+    """``text/html`` of ``Text/HTML; charset=utf-8``."""
+    return content_type.split(";")[0].strip().lower()
+
+
+def form_text(content_type: str, body: bytes) -> str:
+    """The body of a URL-encoded form, as text.
+
+    :param content_type: the request's ``Content-Type`` header ("" when none).
+    :raises FormError: when the body is not :data:`FORM` or not ASCII.
+    """
+    if media_type(content_type) != FORM:
+        raise FormError("content_type", f"content type {media_type(content_type)!r}")
+    try:
+        return body.decode("ascii")
+    except UnicodeDecodeError:
+        raise FormError("encoding", "the form body is not ASCII") from None
+
+
+def query_fields(text: str, *, max_fields: int, keep_blank: bool = False) -> dict[str, list[str]]:
+    """The fields of a query string or form body, every value of each.
+
+    :param keep_blank: keep fields with an empty value.
+    :raises FormError: with more than ``max_fields`` fields.
+    """
+    try:
+        return parse_qs(text, keep_blank_values=keep_blank, max_num_fields=max_fields)
+    except ValueError:
+        raise FormError("fields", f"more than {max_fields} fields") from None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from html import escape
 
-__all__ = ["page"]
+__all__ = ["document", "page"]
 
 _STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;"
@@ -15,15 +15,21 @@ _STYLE = (
 )
 
 
+def document(title: str, body_html: str, *, style: str = _STYLE) -> str:
+    """The shell of every HTML page: doctype, charset, viewport, ``title`` (escaped here),
+    ``style`` and ``body_html`` (trusted markup, already escaped by the caller)."""
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        '<meta name=viewport content="width=device-width,initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{style}</style></head>"
+        f"<body>{body_html}</body></html>"
+    )
+
+
 def page(title: str, *paragraphs: str, reference: str | None = None, extra_html: str = "") -> bytes:
     """A small UTF-8 HTML page. ``paragraphs`` are plain text (escaped here);
     ``extra_html`` is trusted markup built by the caller (already escaped)."""
     body = "".join(f"<p>{escape(p)}</p>" for p in paragraphs)
     if reference:
         body += f"<p>Reference: <code>{escape(reference)}</code></p>"
-    return (
-        "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        '<meta name=viewport content="width=device-width,initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
-        f"<body><h1>{escape(title)}</h1>{body}{extra_html}</body></html>"
-    ).encode()
+    return document(title, f"<h1>{escape(title)}</h1>{body}{extra_html}").encode()

@@ -9,6 +9,7 @@ travels on, where a later hop (httpx, nginx, a framework, the upstream) could re
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from urllib.parse import quote, unquote
@@ -55,6 +56,12 @@ class BadPath(ValueError):
         self.reason = reason
         self.status = PATH_REASONS[reason][0]
         self.detail = detail
+
+
+def log_refusal(logger: logging.Logger, exc: BadPath, client: str | None) -> None:
+    """The one warning record of a refused request: reason, client address, detail
+    (as ``repr``: control characters escaped, so a path cannot forge log lines)."""
+    logger.warning("request refused reason=%s client=%s detail=%r", exc.reason, client or "-", exc.detail)
 
 
 def canonical_path(raw: str, *, encoded_separators: bool = False) -> str:

@@ -9,10 +9,10 @@ from urllib.parse import unquote_to_bytes
 
 from .config import Settings
 from .errors import StoreUnavailable
-from .framing import framing_problem
+from .framing import check_request
 from .gate import Gate
 from .http import HTTPRequest, HTTPResponse
-from .paths import BadPath, canonical_path, decoded_path, encoded_path, has_encoded_separator
+from .paths import BadPath, canonical_path, decoded_path, encoded_path, has_encoded_separator, log_refusal
 
 __all__ = ["SAMLWSGIMiddleware"]
 
@@ -65,12 +65,7 @@ class SAMLWSGIMiddleware:
         try:
             judged = _judge(environ)
         except BadPath as exc:
-            logger.warning(
-                "request refused reason=%s client=%s detail=%r",
-                exc.reason,
-                environ.get("REMOTE_ADDR", "-"),
-                exc.detail,
-            )
+            log_refusal(logger, exc, environ.get("REMOTE_ADDR"))
             return _respond(start_response, HTTPResponse.json(exc.status, {"error": exc.reason}))
         path = judged if judged is not None else _path(environ)
         if judged is not None and gate.is_endpoint(path):
@@ -128,17 +123,13 @@ def _judge(environ: Environ) -> str | None:
     :raises BadPath: the target is not a path, or the path is refused (also one that climbs
         out of ``SCRIPT_NAME``).
     """
-    if environ.get("REQUEST_METHOD") == "CONNECT":  # a tunnel request, for forward proxies only
-        raise BadPath("bad_request_target", "CONNECT")
     scope = environ.get("asgi.scope")
     if isinstance(scope, dict):
         headers = list(scope.get("headers", []))
     else:
         pairs = (("content-length", "CONTENT_LENGTH"), ("transfer-encoding", "HTTP_TRANSFER_ENCODING"))
         headers = [(k.encode(), str(environ[v]).encode("latin-1")) for k, v in pairs if environ.get(v)]
-    problem = framing_problem(headers)
-    if problem is not None:
-        raise BadPath("bad_framing", problem)
+    check_request(environ.get("REQUEST_METHOD"), headers)
     raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if raw:
         raw = str(raw).split("?", 1)[0]

@@ -330,7 +330,6 @@ def test_interop_verdicts_through_the_http_acs(case: tuple) -> None:
     import httpx
 
     from saml_middleware import REASONS, SAMLWSGIMiddleware
-    from saml_middleware.gate.acs import login_cookie_name
 
     name, cert, acs, audience, issuer, request_id, freeze, expected, options = case
     parts = urlsplit(acs)
@@ -357,7 +356,7 @@ def test_interop_verdicts_through_the_http_acs(case: tuple) -> None:
     with httpx.Client(transport=httpx.WSGITransport(app=middleware), base_url=settings.base_url) as client:
         if request_id:
             cookie = middleware.gate.codec.dump_login({"r": request_id, "n": "/landing"})
-            client.cookies.set(login_cookie_name(settings, relay), cookie)
+            client.cookies.set(middleware.gate.acs.pending.name(relay), cookie)
         response = client.post(settings.acs_path, data={"SAMLResponse": b64, "RelayState": relay})
     if "@" in expected:
         assert response.status_code == 303

@@ -24,6 +24,7 @@ from ..protocol.keys import generate_keypair
 from ..protocol.logout import sls_url
 from ..serve.runner import add_server_options, proxy_command, run_command
 from .demo import demo_app, listen_or_explain
+from .report import load_settings, report, warn
 from .sessions import add_sessions_command
 
 __all__ = ["main"]
@@ -46,19 +47,16 @@ def _cmd_check(args: argparse.Namespace) -> int:
         warnings = config_warnings(settings)
         stored = store_problem(settings)
         mark_reported(warnings)  # printed below: the gate need not log them too
-        for line in warnings:
-            print(f"warning: {line}", file=sys.stderr)
+        warn(warnings)
         with quiet_expiry_log():  # expiring certificates are reported once, below
             gate = Gate(settings)  # builds everything a request would need: IdP, store, directory
         if stored:
             raise ConfigError([stored])
     except ConfigError as exc:
         if settings is None:  # a misspelled variable is the likeliest cause of a missing one
-            for line in config_warnings(None):
-                print(f"warning: {line}", file=sys.stderr)
+            warn(config_warnings(None))
         problems = exc.problems + ([stored] if stored and stored not in exc.problems else [])
-        print(str(ConfigError(problems)), file=sys.stderr)
-        return 1
+        return report(ConfigError(problems))
     idp = gate.idp
     print("Configuration OK\n" if gate.configured else "Configuration incomplete: no IdP yet (to do below)\n")
     print("Give these to the IdP (Entra: Basic SAML Configuration):")
@@ -91,11 +89,7 @@ def _check_upstream(url: str) -> int:
     try:
         answer = httpx.get(url, timeout=5.0, follow_redirects=False)
     except httpx.HTTPError as exc:
-        print(
-            f"\nUpstream {redact(url)}: NOT reachable ({type(exc).__name__}: {redact(str(exc))})",
-            file=sys.stderr,
-        )
-        return 1
+        return report(f"\nUpstream {redact(url)}: NOT reachable ({type(exc).__name__}: {redact(str(exc))})")
     print(f"\nUpstream {redact(url)}: reachable (HTTP {answer.status_code})")
     return 0
 
@@ -103,10 +97,8 @@ def _check_upstream(url: str) -> int:
 def _cmd_metadata(args: argparse.Namespace) -> int:
     from ..protocol.sp import sp_metadata_xml
 
-    try:
-        settings = Settings.from_env()
-    except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
+    settings = load_settings()
+    if settings is None:
         return 1
     sys.stdout.write(sp_metadata_xml(settings).decode() + "\n")
     return 0
@@ -125,8 +117,7 @@ def _cmd_keygen(args: argparse.Namespace) -> int:
     key_path, cert_path = out / "sp-key.pem", out / "sp-cert.pem"
     for path in (key_path, cert_path):
         if path.exists() and not args.force:
-            print(f"{path} exists; pass --force to overwrite", file=sys.stderr)
-            return 1
+            return report(f"{path} exists; pass --force to overwrite")
     key_path.write_text(key_pem)
     os.chmod(key_path, 0o600)
     cert_path.write_text(cert_pem)

@@ -19,9 +19,15 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
+from ..pages import document
 from ..user import SAMLUser
 
 __all__ = ["demo_app", "listen_or_explain"]
+
+_STYLE = (
+    "body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem}"
+    "td{padding:.2rem .6rem;border-bottom:1px solid #ddd;word-break:break-all}"
+)
 
 
 async def _home(request: Request, admin: str = "") -> HTMLResponse:
@@ -32,19 +38,16 @@ async def _home(request: Request, admin: str = "") -> HTMLResponse:
         f"<tr><td><code>{escape(name)}</code></td><td>{escape(', '.join(values))}</td></tr>"
         for name, values in sorted(user.attributes.items())
     )
-    return HTMLResponse(
-        "<!doctype html><html lang=en><head><meta charset=utf-8><title>Who am I</title>"
-        '<meta name=viewport content="width=device-width,initial-scale=1">'
-        "<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem}"
-        "td{padding:.2rem .6rem;border-bottom:1px solid #ddd;word-break:break-all}</style></head><body>"
+    body = (
         f"<h1>Hello, {escape(user.display_name)}</h1>"
         f"<p>You are signed in as <strong>{escape(user.email)}</strong> "
         f"(NameID <code>{escape(user.name_id)}</code>, IdP <code>{escape(user.issuer)}</code>).</p>"
         '<form method="post" action="/saml/logout"><button>Sign out</button></form>'
         f"<h2>Claims</h2><table>{rows}</table>"
         '<p><a href="/api/me">/api/me</a> (JSON)</p>'
-        f"<p>{_setup_link(user.email, admin)}</p></body></html>"
+        f"<p>{_setup_link(user.email, admin)}</p>"
     )
+    return HTMLResponse(document("Who am I", body, style=_STYLE))
 
 
 def _setup_link(email: str, admin: str) -> str:

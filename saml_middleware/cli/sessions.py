@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Callable
 
-from ..config import Settings
 from ..errors import ConfigError, StoreUnavailable
 from ..ops.audit import AuditEvent, emit
 from ..stores import open_stores, store_scheme
+from .report import load_settings, report
 
 __all__ = ["add_sessions_command", "revoke_command"]
 
@@ -22,19 +21,15 @@ def revoke_command(args: argparse.Namespace, *, clock: Callable[[], float] = tim
     sessions, or a ``memory://`` store that lives inside each app process), or
     the store cannot be reached.
     """
-    try:
-        settings = Settings.from_env()
-    except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
+    settings = load_settings()
+    if settings is None:
         return 1
     if settings.session_store != "server" or store_scheme(settings.store_url) == "memory":
-        print(
+        return report(
             "sessions revoke needs SAML_SESSION_STORE=server and SAML_STORE_URL=redis://...: "
             "cookie sessions cannot be ended from outside (they expire after SAML_SESSION_MAX_AGE; "
-            "rotate SAML_SECRET_KEY to end all of them)",
-            file=sys.stderr,
+            "rotate SAML_SECRET_KEY to end all of them)"
         )
-        return 1
     try:
         _, store = open_stores(
             settings.store_url,
@@ -44,8 +39,7 @@ def revoke_command(args: argparse.Namespace, *, clock: Callable[[], float] = tim
         )
         ended = store.revoke(args.email)
     except (ConfigError, StoreUnavailable) as exc:
-        print(f"cannot revoke: {exc}", file=sys.stderr)
-        return 1
+        return report(f"cannot revoke: {exc}")
     emit(AuditEvent("revocation", clock(), email=args.email))
     print(f"ended {ended} session{'' if ended == 1 else 's'} of {args.email}")
     return 0

@@ -9,13 +9,13 @@ import time
 from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
-from ..config import Settings
 from ..errors import REASONS, ConfigError, ResponseRejected
 from ..gate.metadata_refresh import load_idp
 from ..gate.notconfigured import idp_todo
 from ..protocol.checks import parse_instant
 from ..protocol.sp import ServiceProvider
 from ..stores import MemoryReplayCache
+from .report import load_settings, report
 
 __all__ = ["HINTS", "verify_capture"]
 
@@ -67,25 +67,20 @@ def verify_capture(path: Path, *, now: str | None = None, request_id: str | None
     try:
         data = _capture(path.read_bytes())
     except OSError as exc:
-        print(f"verify: cannot read {str(path)!r}: {exc.strerror or exc}", file=sys.stderr)
+        return report(f"verify: cannot read {str(path)!r}: {exc.strerror or exc}")
+    settings = load_settings()
+    if settings is None:
         return 1
     try:
-        settings = Settings.from_env()
         idp = load_idp(settings)
     except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
-        return 1
+        return report(exc)
     if not idp.configured:
-        print("verify: no IdP is configured yet: " + idp_todo(settings)[0], file=sys.stderr)
-        return 1
+        return report("verify: no IdP is configured yet: " + idp_todo(settings)[0])
     try:
         frozen_at = parse_instant(now, "--now") if now else None
     except ResponseRejected:
-        print(
-            f"--now must be an ISO 8601 time such as 2024-01-31T12:00:00Z, got {now!r}",
-            file=sys.stderr,
-        )
-        return 2
+        return report(f"--now must be an ISO 8601 time such as 2024-01-31T12:00:00Z, got {now!r}", 2)
     if frozen_at is not None:
         frozen = frozen_at
         sp = ServiceProvider(settings, idp, MemoryReplayCache(clock=lambda: frozen), clock=lambda: frozen)

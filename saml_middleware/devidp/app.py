@@ -6,13 +6,14 @@ import base64
 from collections.abc import Awaitable, Callable
 from html import escape
 from typing import Protocol
-from urllib.parse import parse_qs, quote
+from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from ..http import FORM, FormError, form_text, media_type, query_fields
 from .authnrequest import AuthnRequestInfo, decode_saml_message, parse_authn_request
 from .pages import auto_post_page, message_page, page, user_button_forms
 from .responses import PROTOCOL_NS
@@ -68,17 +69,25 @@ def _error(status_code: int, message: str) -> HTMLResponse:
     return _html(message_page("Sorry, something went wrong", message), status_code)
 
 
+def _post_response(acs_url: str, xml: bytes, relay_state: str | None) -> HTMLResponse:
+    """The page that POSTs ``xml`` (and ``relay_state``, when given) to ``acs_url`` by itself."""
+    post = {"SAMLResponse": base64.b64encode(xml).decode("ascii")}
+    if relay_state:
+        post["RelayState"] = relay_state
+    return _html(auto_post_page(acs_url, post))
+
+
 async def _form(request: Request) -> dict[str, str]:
     """URL-encoded form fields (first value of each), without python-multipart."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/x-www-form-urlencoded":
-        raise ValueError("expected an application/x-www-form-urlencoded form")
+    content_type = request.headers.get("content-type", "")
+    if media_type(content_type) != FORM:
+        raise ValueError(f"expected an {FORM} form")
     body = await request.body()
     if len(body) > _MAX_FORM_BYTES:
         raise ValueError("the form is too large")
     try:
-        parsed = parse_qs(body.decode("ascii"), keep_blank_values=True, max_num_fields=50)
-    except (UnicodeDecodeError, ValueError):
+        parsed = query_fields(form_text(content_type, body), max_fields=50, keep_blank=True)
+    except FormError:
         raise ValueError("the form does not parse") from None
     return {name: values[0] for name, values in parsed.items()}
 
@@ -170,10 +179,7 @@ def build_app(idp: ServedIdP) -> Starlette:
         if isinstance(acs_url, Response):
             return acs_url
         xml = idp.issue_response(user, acs_url=acs_url, audience=info.issuer, in_response_to=info.id)
-        post = {"SAMLResponse": base64.b64encode(xml).decode("ascii")}
-        if fields.get("RelayState"):
-            post["RelayState"] = fields["RelayState"]
-        return _html(auto_post_page(acs_url, post))
+        return _post_response(acs_url, xml, fields.get("RelayState"))
 
     async def launch(request: Request) -> Response:
         if not idp.sp_acs_url or not idp.sp_entity_id:
@@ -186,8 +192,7 @@ def build_app(idp: ServedIdP) -> Starlette:
         except ValueError as exc:
             return _error(400, f"Cannot sign in: {exc}.")
         xml = idp.issue_response(user, acs_url=idp.sp_acs_url, audience=idp.sp_entity_id)
-        post = {"SAMLResponse": base64.b64encode(xml).decode("ascii")}
-        return _html(auto_post_page(idp.sp_acs_url, post))
+        return _post_response(idp.sp_acs_url, xml, None)
 
     def _signed_out() -> Response:
         return _html(message_page("You have signed out", "You can close this window."))

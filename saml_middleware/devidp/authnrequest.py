@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import zlib
 from dataclasses import dataclass
 
 from lxml import etree
 
 from ..errors import ResponseRejected
+from ..protocol.bindings import NotDeflated, b64decode_strict, inflate
 from ..protocol.xml import parse_untrusted
 from .responses import ASSERTION_NS, PROTOCOL_NS
 
@@ -45,20 +43,17 @@ def decode_saml_message(saml_message: str) -> etree._Element:
     if not compact:
         raise ValueError("SAMLRequest is empty")
     try:
-        raw = base64.b64decode(compact, validate=True)
-    except (binascii.Error, ValueError):
+        raw = b64decode_strict(compact)
+    except ValueError:
         raise ValueError("SAMLRequest is not valid base64") from None
-    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
     try:
-        xml = inflater.decompress(raw, MAX_REQUEST_BYTES)
-        if inflater.unconsumed_tail:
-            raise ValueError(f"SAMLRequest inflates to more than {MAX_REQUEST_BYTES} bytes")
-        if not inflater.eof:
-            raise zlib.error("truncated")
-    except zlib.error:
+        xml = inflate(raw, MAX_REQUEST_BYTES)
+    except NotDeflated:
         if not raw.lstrip().startswith(b"<"):
             raise ValueError("SAMLRequest is neither raw DEFLATE nor XML") from None
         xml = raw  # the HTTP-POST binding does not compress
+    except ValueError:
+        raise ValueError(f"SAMLRequest inflates to more than {MAX_REQUEST_BYTES} bytes") from None
     if len(xml) > MAX_REQUEST_BYTES:
         raise ValueError(f"SAMLRequest is larger than {MAX_REQUEST_BYTES} bytes")
     try:

@@ -9,17 +9,13 @@ as Entra ID does, which an SP must still verify.
 
 from __future__ import annotations
 
-import base64
-import re
-import zlib
-from collections.abc import Callable
 from typing import Protocol
-from urllib.parse import quote_plus
 
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 
+from ..protocol import bindings
 from .authnrequest import decode_saml_message
 from .responses import ASSERTION_NS, PROTOCOL_NS, format_instant
 from .signer import Algorithm
@@ -51,10 +47,7 @@ _P = f"{{{PROTOCOL_NS}}}"
 _A = f"{{{ASSERTION_NS}}}"
 _EMAIL_FORMAT = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
 _SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
-_SIG_ALGS = {
-    "sha256": ("http://www.w3.org/2001/04/xmldsig-more#rsa-sha256", hashes.SHA256),
-    "sha1": ("http://www.w3.org/2000/09/xmldsig#rsa-sha1", hashes.SHA1),
-}
+_SIG_ALGS = {"sha256": bindings.RSA_SHA256, "sha1": bindings.RSA_SHA1}
 
 
 def _root(tag: str, ident: str, now: float, destination: str, issuer: str) -> etree._Element:
@@ -102,11 +95,6 @@ def read_logout_request(saml_request: str) -> tuple[str, str]:
     return ident, issuer.strip()
 
 
-def _encode(value: str, lowercase: bool) -> str:
-    encoded = quote_plus(value)
-    return re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), encoded) if lowercase else encoded
-
-
 def redirect_url(
     location: str,
     param: str,
@@ -116,30 +104,21 @@ def redirect_url(
     *,
     algorithm: Algorithm = "sha256",
     lowercase: bool = False,
-    sign_with: Callable[[bytes], bytes] | None = None,
 ) -> str:
     """``location`` with ``xml`` deflated on the HTTP-Redirect binding, signed with ``key_pem``.
 
     :param key_pem: the signing key; ``None`` sends the message unsigned.
     :param lowercase: percent-encode with lower-case hex digits (Entra ID's habit).
-    :param sign_with: replaces the RSA signature (tests forge with it).
     """
-    deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
-    message = base64.b64encode(deflater.compress(xml) + deflater.flush()).decode("ascii")
-    pairs = [(param, message)] + ([("RelayState", relay_state)] if relay_state else [])
+    sign = None
     if key_pem is not None:
-        alg, digest = _SIG_ALGS[algorithm]
-        pairs.append(("SigAlg", alg))
-        signed = "&".join(f"{k}={_encode(v, lowercase)}" for k, v in pairs).encode("ascii")
-        if sign_with is not None:
-            signature = sign_with(signed)
-        else:
-            key = serialization.load_pem_private_key(key_pem.encode(), password=None)
-            assert isinstance(key, rsa.RSAPrivateKey)
-            signature = key.sign(signed, padding.PKCS1v15(), digest())
-        pairs.append(("Signature", base64.b64encode(signature).decode("ascii")))
-    query = "&".join(f"{k}={_encode(v, lowercase)}" for k, v in pairs)
-    return location + ("&" if "?" in location else "?") + query
+        key = serialization.load_pem_private_key(key_pem.encode(), password=None)
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise ValueError("the dev IdP signs with an RSA key")
+        sign = bindings.rsa_signer(key, _SIG_ALGS[algorithm])
+    return bindings.redirect_url(
+        location, param, xml, relay_state, sign=sign, sig_alg=_SIG_ALGS[algorithm], lowercase=lowercase
+    )
 
 
 def _sls(idp: LogoutParty) -> str:

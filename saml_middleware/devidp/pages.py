@@ -6,6 +6,8 @@ from collections.abc import Iterable, Mapping
 from html import escape
 from html.parser import HTMLParser
 
+from ..pages import document
+
 __all__ = ["auto_post_form_fields", "auto_post_page", "message_page", "page"]
 
 TITLE = "saml-middleware dev IdP (Entra-shaped)"
@@ -27,13 +29,8 @@ a{color:#0067b8}
 
 def page(heading: str, body_html: str, *, title: str | None = None) -> str:
     """A complete HTML page; ``heading`` is escaped, ``body_html`` must already be safe."""
-    full_title = escape(title or f"{heading} — {TITLE}")
-    return (
-        "<!DOCTYPE html>\n"
-        f'<html lang="en"><head><meta charset="utf-8"><title>{full_title}</title>'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<style>{_STYLE}</style></head>"
-        f"<body><main><h1>{escape(heading)}</h1>{body_html}</main></body></html>\n"
+    return document(
+        title or f"{heading} — {TITLE}", f"<main><h1>{escape(heading)}</h1>{body_html}</main>", style=_STYLE
     )
 
 

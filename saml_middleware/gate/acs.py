@@ -9,16 +9,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from html import escape
 from typing import Any, TypeVar
-from urllib.parse import parse_qs
 
 from ..config import Settings
 from ..errors import ResponseRejected, StoreUnavailable
-from ..http import HTTPRequest, HTTPResponse
-from ..ops.audit import EventSink
+from ..http import FormError, HTTPRequest, HTTPResponse, form_text, query_fields
+from ..ops.operations import Operations
 from ..pages import page
 from ..paths import safe_return_path
 from ..protocol.sp import ServiceProvider
@@ -27,9 +25,9 @@ from ..sessions.cookies import CookieCodec
 from ..user import SAMLUser
 from ..users.base import UserDirectory
 from .metadata_refresh import MetadataRefresher
-from .pending import PENDING_AGE, PendingCookies
+from .pending import PENDING_AGE, RELAY_KEY, PendingCookies
 
-__all__ = ["LOGIN_COOKIE_AGE", "RELAY_KEY", "AssertionConsumer", "Resolver", "login_cookie_name", "run_here"]
+__all__ = ["LOGIN_COOKIE_AGE", "RELAY_KEY", "AssertionConsumer", "Resolver", "log_refusal", "run_here"]
 
 logger = logging.getLogger("saml_middleware")
 T = TypeVar("T")
@@ -47,13 +45,24 @@ def run_here(awaitable: Awaitable[Any]) -> Any:
 
 
 LOGIN_COOKIE_AGE = PENDING_AGE
-#: An opaque RelayState key: it names the pending login (and logout) cookie.
-RELAY_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}\Z")
 
 
-def login_cookie_name(settings: Settings, relay_state: str) -> str:
-    """The per-login cookie named by an opaque RelayState key."""
-    return ("__Secure-" if settings.https else "") + "saml_login_" + relay_state
+def log_refusal(what: str, exc: ResponseRejected, ref: str, idp: str, *, with_email: bool = False) -> None:
+    """The one log record of a refused SAML ``what`` (``"response"``, ``"logout message"``)."""
+    extra: dict[str, str | None] = {"saml_event": "refusal", "saml_reason": exc.reason, "saml_ref": ref}
+    email = ""
+    if with_email:
+        email, extra["saml_email"] = f" email={exc.email or '-'}", exc.email
+    logger.warning(
+        "SAML %s refused reason=%s ref=%s idp=%s%s detail=%s",
+        what,
+        exc.reason,
+        ref,
+        idp,
+        email,
+        exc.detail,
+        extra=extra,
+    )
 
 
 class AssertionConsumer:
@@ -75,7 +84,7 @@ class AssertionConsumer:
         codec: CookieCodec,
         token: Callable[[int], str],
         *,
-        events: EventSink | None = None,
+        events: Operations | None = None,
     ) -> None:
         self.settings = settings
         self.sp = sp
@@ -95,7 +104,7 @@ class AssertionConsumer:
         relay = None
         try:
             relay, form = self._read_form(request)
-            pending = self._pending(request, relay)
+            pending = self.pending.load(request, relay, self.codec)
             posted, request_id = form["SAMLResponse"][0], pending.get("r") if pending else None
             verified = (
                 self.refresher.guard(lambda: self.sp.process_response(posted, request_id))
@@ -118,7 +127,7 @@ class AssertionConsumer:
             logger.error("SAML login failed: store unavailable ref=%s: %s", ref, exc, extra={"saml_ref": ref})
             self._event("refusal", request, started, ref, reason="store_unavailable")
             body = page("Sign-in is unavailable", "Please try again in a minute.", reference=ref)
-            return HTTPResponse.html(503, body, *self._forget(request, relay))
+            return HTTPResponse.html(503, body, *self.pending.forget(request, relay))
         except Exception:
             logger.exception("SAML response caused an unexpected error ref=%s", ref, extra={"saml_ref": ref})
             self._event("refusal", request, started, ref, reason="malformed_response")
@@ -135,7 +144,10 @@ class AssertionConsumer:
         )
         self._event("login", request, started, ref, email=user.email)
         return HTTPResponse.redirect(
-            303, target or self.settings.default_redirect, session_cookie, *self._forget(request, relay)
+            303,
+            target or self.settings.default_redirect,
+            session_cookie,
+            *self.pending.forget(request, relay),
         )
 
     def _event(
@@ -165,51 +177,24 @@ class AssertionConsumer:
         declared = request.headers.get("content-length", "")
         if len(request.body) > s.max_body or (declared.isdigit() and int(declared) > s.max_body):
             raise ResponseRejected("too_large", f"body over {s.max_body} bytes")
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype != "application/x-www-form-urlencoded":
-            raise ResponseRejected("unsupported_media_type", f"content type {ctype!r}")
         try:
-            form = parse_qs(request.body.decode("ascii"), max_num_fields=20, strict_parsing=False)
-        except (UnicodeDecodeError, ValueError):
+            form = query_fields(
+                form_text(request.headers.get("content-type", ""), request.body), max_fields=20
+            )
+        except FormError as exc:
+            if exc.problem == "content_type":
+                raise ResponseRejected("unsupported_media_type", str(exc)) from None
             raise ResponseRejected("bad_encoding", "the form body is not URL-encoded ASCII") from None
         if len(form.get("SAMLResponse", [])) != 1:
             raise ResponseRejected("missing_response", "expected exactly one SAMLResponse field")
         relays = form.get("RelayState", [])
         return (relays[0] if len(relays) == 1 else None), form
 
-    def _pending(self, request: HTTPRequest, relay: str | None) -> dict[str, Any] | None:
-        if not relay or not RELAY_KEY.match(relay):
-            return None
-        raw = request.cookies.get(self.pending.name(relay))
-        data = self.codec.load_login(raw, max_age=LOGIN_COOKIE_AGE) if raw else None
-        if data is None or not isinstance(data.get("r"), str):
-            return None
-        return data
-
-    def _forget(self, request: HTTPRequest, relay: str | None) -> list[str]:
-        """Delete the login cookie (it is consumed once, whatever the outcome) and its index entry."""
-        if not relay or not RELAY_KEY.match(relay):
-            return []
-        return self.pending.forget(request.headers.get("cookie"), relay)
-
     def _refuse(
         self, exc: ResponseRejected, ref: str, request: HTTPRequest, relay: str | None, *, log: bool = True
     ) -> HTTPResponse:
         if log:
-            logger.warning(
-                "SAML response refused reason=%s ref=%s idp=%s email=%s detail=%s",
-                exc.reason,
-                ref,
-                self.sp.idp.entity_id,
-                exc.email or "-",
-                exc.detail,
-                extra={
-                    "saml_event": "refusal",
-                    "saml_reason": exc.reason,
-                    "saml_ref": ref,
-                    "saml_email": exc.email,
-                },
-            )
+            log_refusal("response", exc, ref, self.sp.idp.entity_id, with_email=True)
         retry = f'<p><a href="{escape(self.settings.login_path)}">Sign in again</a></p>'
         if exc.reason == "unknown_user":
             body = page(
@@ -233,7 +218,7 @@ class AssertionConsumer:
                 reference=ref,
                 extra_html=retry,
             )
-        response = HTTPResponse.html(exc.status, body, *self._forget(request, relay))
+        response = HTTPResponse.html(exc.status, body, *self.pending.forget(request, relay))
         if exc.status == 405:
             response.headers.append(("allow", "POST"))
         return response

@@ -18,11 +18,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from html import escape
-from urllib.parse import parse_qs
 
 from ..config import Settings
 from ..errors import ResponseRejected, StoreUnavailable
-from ..http import HTTPRequest, HTTPResponse
+from ..http import FormError, HTTPRequest, HTTPResponse, form_text, query_fields
 from ..pages import page
 from ..protocol.logout import LogoutMessage, LogoutVerifier, matches
 from ..protocol.metadata import IdPInfo
@@ -30,17 +29,12 @@ from ..protocol.sp import ServiceProvider
 from ..sessions import Session, SessionManager
 from ..sessions.cookies import CookieCodec
 from ..user import SAMLUser
-from .acs import LOGIN_COOKIE_AGE, RELAY_KEY, Resolver
+from .acs import LOGIN_COOKIE_AGE, Resolver, log_refusal
 from .pending import PendingCookies
 
-__all__ = ["SingleLogout", "logout_cookie_name"]
+__all__ = ["SingleLogout"]
 
 logger = logging.getLogger("saml_middleware")
-
-
-def logout_cookie_name(settings: Settings, relay_state: str) -> str:
-    """The per-logout cookie named by an opaque RelayState key (never the login cookie's name)."""
-    return ("__Secure-" if settings.https else "") + "saml_logout_" + relay_state
 
 
 class SingleLogout:
@@ -139,7 +133,10 @@ class SingleLogout:
             extra={"saml_event": "logout", "saml_ref": ref},
         )
         return HTTPResponse.html(
-            200, self.signed_out, self.sessions.clear_header(), *self._forget(request, message.relay_state)
+            200,
+            self.signed_out,
+            self.sessions.clear_header(),
+            *self.pending.forget(request, message.relay_state),
         )
 
     def _requested(self, request: HTTPRequest, message: LogoutMessage, ref: str) -> HTTPResponse:
@@ -173,55 +170,36 @@ class SingleLogout:
     # -- helpers ------------------------------------------------------------
     def _params(self, request: HTTPRequest) -> dict[str, list[str]]:
         s = self.settings
-        if request.method in ("GET", "HEAD"):
-            raw = request.query
-        elif request.method == "POST":
-            ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-            if ctype != "application/x-www-form-urlencoded":
-                raise ResponseRejected("logout_invalid", f"content type {ctype!r}")
-            try:
-                raw = request.body.decode("ascii")
-            except UnicodeDecodeError:
-                raise ResponseRejected("bad_encoding", "the form body is not ASCII") from None
-        else:
+        if request.method not in ("GET", "HEAD", "POST"):
             raise ResponseRejected("logout_invalid", f"{request.method} on the SLS")
-        if len(raw) > s.max_body:
-            raise ResponseRejected("too_large", f"logout message over {s.max_body} bytes")
         try:
-            return parse_qs(raw, max_num_fields=10)
-        except ValueError:
-            raise ResponseRejected("logout_invalid", "too many parameters") from None
+            if request.method == "POST":
+                raw = form_text(request.headers.get("content-type", ""), request.body)
+            else:
+                raw = request.query
+            if len(raw) > s.max_body:
+                raise ResponseRejected("too_large", f"logout message over {s.max_body} bytes")
+            return query_fields(raw, max_fields=10)
+        except FormError as exc:
+            raise ResponseRejected(
+                "bad_encoding" if exc.problem == "encoding" else "logout_invalid", str(exc)
+            ) from None
 
     def _pending(self, request: HTTPRequest, relay: str | None) -> str | None:
-        if not relay or not RELAY_KEY.match(relay):
-            return None
-        raw = request.cookies.get(self.pending.name(relay))
-        data = self.codec.load_login(raw, max_age=LOGIN_COOKIE_AGE) if raw else None
-        if data is None or data.get("k") != "logout" or not isinstance(data.get("r"), str):
-            return None
-        return str(data["r"])
-
-    def _forget(self, request: HTTPRequest, relay: str | None) -> list[str]:
-        if not relay or not RELAY_KEY.match(relay):
-            return []
-        return self.pending.forget(request.headers.get("cookie"), relay)
+        data = self.pending.load(request, relay, self.codec)
+        return str(data["r"]) if data is not None and data.get("k") == "logout" else None
 
     def _refuse(
         self, exc: ResponseRejected, ref: str, request: HTTPRequest, relay: str | None, *, log: bool = True
     ) -> HTTPResponse:
         if log:
-            logger.warning(
-                "SAML logout message refused reason=%s ref=%s idp=%s detail=%s",
-                exc.reason,
-                ref,
-                self.sp.idp.entity_id,
-                exc.detail,
-                extra={"saml_event": "refusal", "saml_reason": exc.reason, "saml_ref": ref},
-            )
+            log_refusal("logout message", exc, ref, self.sp.idp.entity_id)
         body = page(
             "Sign-out failed",
             "The sign-out message could not be accepted. If you were signed in to this application, "
             "sign out from its pages; if this keeps happening give your administrator the reference below.",
             reference=ref,
         )
-        return HTTPResponse.html(exc.status if exc.status < 500 else 400, body, *self._forget(request, relay))
+        return HTTPResponse.html(
+            exc.status if exc.status < 500 else 400, body, *self.pending.forget(request, relay)
+        )

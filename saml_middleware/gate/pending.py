@@ -15,11 +15,13 @@ dropped login fails at the ACS like any login whose cookie is gone
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from ..config import Settings
-from ..sessions.cookies import cookie_header, cookie_value
+from ..http import HTTPRequest
+from ..sessions.cookies import CookieCodec, cookie_header, cookie_value
 
-__all__ = ["MAX_PENDING", "MAX_PENDING_BYTES", "PENDING_AGE", "PendingCookies"]
+__all__ = ["MAX_PENDING", "MAX_PENDING_BYTES", "PENDING_AGE", "RELAY_KEY", "PendingCookies"]
 
 #: At most this many logins (or logouts) pending per browser; the oldest are dropped first.
 MAX_PENDING = 5
@@ -27,6 +29,8 @@ MAX_PENDING = 5
 MAX_PENDING_BYTES = 3000
 #: Seconds a pending login (or logout) lives: its cookie's ``Max-Age`` and signed timestamp.
 PENDING_AGE = 600
+#: An opaque RelayState key: it names the pending login (and logout) cookie.
+RELAY_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}\Z")
 _ENTRY = re.compile(r"([A-Za-z0-9_-]{16,64}):([0-9]{1,5})\Z")
 #: Index entries looked at: an index is never longer than MAX_PENDING unless tampered with.
 _READ_AT_MOST = 4 * MAX_PENDING
@@ -83,10 +87,23 @@ class PendingCookies:
             self._index(kept),
         ]
 
-    def forget(self, header: str | None, relay: str | None) -> list[str]:
-        """``Set-Cookie`` headers ending the flow ``relay``: its cookie deleted, the index updated."""
-        if not relay:
+    def load(self, request: HTTPRequest, relay: str | None, codec: CookieCodec) -> dict[str, Any] | None:
+        """The signed data of the flow ``relay`` (``"r"``: the request ID); ``None`` when ``relay``
+        is no RelayState key or its cookie is missing, forged, expired or names no request."""
+        if not relay or not RELAY_KEY.match(relay):
+            return None
+        raw = request.cookies.get(self.name(relay))
+        data = codec.load_login(raw, max_age=PENDING_AGE) if raw else None
+        if data is None or not isinstance(data.get("r"), str):
+            return None
+        return data
+
+    def forget(self, request: HTTPRequest, relay: str | None) -> list[str]:
+        """``Set-Cookie`` headers ending the flow ``relay``: its cookie deleted, the index updated
+        (none when ``relay`` is no RelayState key)."""
+        if not relay or not RELAY_KEY.match(relay):
             return []
+        header = request.headers.get("cookie")
         headers = [self._cookie(self.name(relay), "", self.path, 0)]
         if header and cookie_value(header, self.index) is not None:
             headers.append(self._index([(k, n) for k, n in self._entries(header) if k != relay]))

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from ..config import Settings
 from ..http import HTTPRequest, HTTPResponse
-from ..ops.audit import EventSink
+from ..ops.operations import Operations
 from ..pages import page
 from ..sessions import Session, SessionManager
 from .logout import SingleLogout
@@ -39,7 +39,7 @@ class SignOut:
         settings: Settings,
         sessions: SessionManager,
         slo: SingleLogout,
-        events: EventSink,
+        events: Operations,
     ) -> None:
         self.settings = settings
         self.sessions = sessions

@@ -17,14 +17,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from typing import Protocol
 
-from ..http import HTTPRequest
-
-__all__ = ["EVENTS", "AuditEvent", "EventSink", "audit_logger", "emit"]
+__all__ = ["EVENTS", "AuditEvent", "audit_logger", "emit"]
 
 #: The ``event`` values.
 EVENTS = ("login", "refusal", "logout", "revocation")
@@ -68,29 +64,5 @@ def emit(event: AuditEvent, logger: logging.Logger = audit_logger) -> None:
     level = logging.WARNING if event.event == "refusal" else logging.INFO
     if not logger.isEnabledFor(level):
         return
-    data = event.to_dict()
     # one attribute, not saml_event/saml_reason...: those mark the operational log records
-    logger.log(
-        level, "%s", json.dumps(data, separators=(",", ":"), ensure_ascii=False), extra={"saml_audit": data}
-    )
-
-
-class EventSink(Protocol):
-    """Where the gate's endpoints report logins, refusals and logouts
-    (:class:`~saml_middleware.ops.operations.Operations` is the one in use)."""
-
-    #: a monotonic clock for latencies
-    timer: Callable[[], float]
-
-    def event(
-        self,
-        name: str,
-        request: HTTPRequest | None,
-        *,
-        email: str | None = None,
-        reason: str | None = None,
-        ref: str | None = None,
-        started: float | None = None,
-    ) -> None:
-        """Record one login, refusal or logout seen while handling ``request``."""
-        ...
+    logger.log(level, "%s", event.to_json(), extra={"saml_audit": event.to_dict()})

@@ -14,6 +14,7 @@ from html import escape
 
 from ..config import Settings
 from ..masking import redact, secrecy, shown_secret
+from ..pages import document
 from .audit import AuditEvent
 from .expiry import CertificateStatus
 
@@ -123,9 +124,6 @@ def render_setup(
         "</table></div>"
         f"<h2>Effective settings</h2><div class=scroll><table>{settings_rows}</table></div>"
     )
-    return (
-        "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        '<meta name=viewport content="width=device-width,initial-scale=1">'
-        f"<title>SAML setup</title><style>{_STYLE}</style></head>"
-        f"<body><h1>SAML setup</h1>{body}<script>{_SCRIPT}</script></body></html>"
+    return document(
+        "SAML setup", f"<h1>SAML setup</h1>{body}<script>{_SCRIPT}</script>", style=_STYLE
     ).encode()

@@ -12,12 +12,9 @@ so an IdP that encodes with lower-case hex (Entra ID: ``%2f``) verifies.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from urllib.parse import quote_plus, unquote_plus, urlencode
+from urllib.parse import unquote_plus
 
 import xmlsec
 from cryptography.exceptions import InvalidSignature
@@ -28,19 +25,13 @@ from lxml import etree
 from ..config import Settings
 from ..errors import ResponseRejected
 from ..pem import certificate_object
+from .bindings import RSA_SHA1, SIG_HASHES, b64decode_strict, inflate, signed_strings, split_query
 from .checks import check_signature_shape, parse_instant, same_url
 from .signatures import SignatureVerifier
 from .xml import parse_untrusted, q
 
-__all__ = ["LogoutMessage", "LogoutVerifier", "matches", "redirect_url", "sls_url"]
+__all__ = ["LogoutMessage", "LogoutVerifier", "matches", "sls_url"]
 
-_MORE = "http://www.w3.org/2001/04/xmldsig-more#"
-_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
-    _MORE + "rsa-sha256": hashes.SHA256,
-    _MORE + "rsa-sha384": hashes.SHA384,
-    _MORE + "rsa-sha512": hashes.SHA512,
-}
-_SHA1 = "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
 _SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
 #: An inflated logout message larger than this is refused (they are about 1 KB).
 MAX_INFLATED = 64 * 1024
@@ -49,21 +40,6 @@ MAX_INFLATED = 64 * 1024
 def sls_url(settings: Settings) -> str:
     """The SP's single logout service, ``{SAML_BASE_URL}{SAML_PATH_PREFIX}/sls``."""
     return settings.base_url + settings.path_prefix + "/sls"
-
-
-def redirect_url(
-    location: str, param: str, xml: bytes, relay_state: str | None, key: rsa.RSAPrivateKey | None
-) -> str:
-    """``location`` with a deflated message on the HTTP-Redirect binding, signed (RSA-SHA256) if keyed."""
-    deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
-    args = {param: base64.b64encode(deflater.compress(xml) + deflater.flush()).decode("ascii")}
-    if relay_state:
-        args["RelayState"] = relay_state
-    if key is not None:
-        args["SigAlg"] = _MORE + "rsa-sha256"
-        signature = key.sign(urlencode(args).encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
-        args["Signature"] = base64.b64encode(signature).decode("ascii")
-    return location + ("&" if "?" in location else "?") + urlencode(args)
 
 
 @dataclass(frozen=True)
@@ -85,20 +61,16 @@ def matches(name_id: str, session_index: str | None, message: LogoutMessage) -> 
 
 
 def _inflate(raw: bytes) -> bytes:
-    inflater = zlib.decompressobj(-15)
     try:
-        data = inflater.decompress(raw, MAX_INFLATED)
-    except zlib.error:
-        raise ResponseRejected("logout_invalid", "the message is not raw DEFLATE") from None
-    if inflater.unconsumed_tail or not inflater.eof:
-        raise ResponseRejected("logout_invalid", "the message is truncated or inflates too much")
-    return data
+        return inflate(raw, MAX_INFLATED)
+    except ValueError as exc:
+        raise ResponseRejected("logout_invalid", str(exc)) from None
 
 
 def _b64(value: str) -> bytes:
     try:
-        return base64.b64decode("".join(value.split()), validate=True)
-    except (binascii.Error, ValueError):
+        return b64decode_strict(value)
+    except ValueError:
         raise ResponseRejected("bad_encoding", "the message is not strict base64") from None
 
 
@@ -124,33 +96,26 @@ class LogoutVerifier:
         self.sls_url = sls_url(settings)
         self.clock = clock
         self.keys = [certificate_object(pem).public_key() for pem in certificates]
-        self.algorithms = dict(_HASHES)
+        self.algorithms: dict[str, Callable[[], hashes.HashAlgorithm]] = dict(SIG_HASHES)
         if settings.allow_sha1:
-            self.algorithms[_SHA1] = hashes.SHA1
+            self.algorithms[RSA_SHA1] = hashes.SHA1
         self.verify_xml = SignatureVerifier(certificates, allow_sha1=settings.allow_sha1)
 
     # -- bindings ---------------------------------------------------------
     def from_redirect(self, raw_query: str, expected_request_id: str | None) -> LogoutMessage:
         """Check a message on the HTTP-Redirect binding; a signature is required."""
-        raw: dict[str, str] = {}
-        for part in raw_query.split("&"):
-            name, _, value = part.partition("=")
-            if name in raw:
-                raise ResponseRejected("logout_invalid", f"the parameter {name!r} appears twice")
-            raw[name] = value
+        try:
+            raw = split_query(raw_query)
+        except ValueError as exc:
+            raise ResponseRejected("logout_invalid", str(exc)) from None
         param = self._which(raw)
         if "Signature" not in raw or "SigAlg" not in raw:
             raise ResponseRejected("logout_unsigned", "the Redirect-binding message carries no Signature")
         alg = unquote_plus(raw["SigAlg"])
         if alg not in self.algorithms:
             raise ResponseRejected("weak_algorithm", f"SigAlg {alg!r} is not allowed")
-        names = [param, *(["RelayState"] if "RelayState" in raw else []), "SigAlg"]
-        as_received = "&".join(f"{n}={raw[n]}" for n in names)
-        canonical = "&".join(f"{n}={quote_plus(unquote_plus(raw[n]))}" for n in names)
         signature = _b64(unquote_plus(raw["Signature"]))
-        if not any(
-            self._verify(signature, s.encode("ascii", "replace"), alg) for s in {as_received, canonical}
-        ):
+        if not any(self._verify(signature, signed, alg) for signed in signed_strings(raw, param)):
             raise ResponseRejected("signature_invalid", "the Redirect-binding signature does not verify")
         root = parse_untrusted(_inflate(_b64(unquote_plus(raw[param]))))
         relay = unquote_plus(raw["RelayState"]) if "RelayState" in raw else None

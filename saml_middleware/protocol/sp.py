@@ -24,17 +24,17 @@ from ..errors import ConfigError, ResponseRejected
 from ..pem import pem_body, rsa_private_key
 from ..stores import ReplayCache
 from ..user import SAMLUser
+from .bindings import redirect_url, rsa_signer
 from .checks import Expected, Parts, check_protocol, check_signatures, check_structure
 from .decrypt import AssertionDecryptor, reveal_name_id
 from .identity import IdentityReader
-from .logout import redirect_url, sls_url
+from .logout import sls_url
 from .metadata import IdPInfo
 from .signatures import SignatureVerifier
 from .xml import parse_untrusted, q
 
 __all__ = ["LoginRequest", "ServiceProvider", "Verified", "decode_post_binding", "sp_metadata_xml"]
 
-_RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 _WHITESPACE = bytes.maketrans(b"", b"")
 
 
@@ -166,7 +166,7 @@ class ServiceProvider:
         keys = [k for k in (settings.sp_key, settings.sp_key_next) if k]
         self.decrypt = AssertionDecryptor(*keys) if keys else None
         # Settings checked that the key is RSA and matches SAML_SP_CERT (keysettings.py).
-        self._sign_key = rsa_private_key(settings.sp_key) if settings.sp_key else None
+        self._sign = rsa_signer(rsa_private_key(settings.sp_key)) if settings.sp_key else None
         self._metadata = sp_metadata_xml(settings)
 
     # -- outgoing -------------------------------------------------------
@@ -189,7 +189,7 @@ class ServiceProvider:
             name_id_policy=samlp.NameIDPolicy(allow_create="true"),
             force_authn="true" if s.force_authn else None,
         )
-        url = redirect_url(self.idp.sso_url, "SAMLRequest", request.to_string(), relay_state, self._sign_key)
+        url = redirect_url(self.idp.sso_url, "SAMLRequest", request.to_string(), relay_state, sign=self._sign)
         return LoginRequest(url, request_id)
 
     def build_logout(self, user: SAMLUser, location: str, relay_state: str) -> LoginRequest:
@@ -205,7 +205,7 @@ class ServiceProvider:
             name_id=saml.NameID(text=user.name_id, format=user.name_id_format or None),
             session_index=[samlp.SessionIndex(text=user.session_index)] if user.session_index else [],
         )
-        url = redirect_url(location, "SAMLRequest", request.to_string(), relay_state, self._sign_key)
+        url = redirect_url(location, "SAMLRequest", request.to_string(), relay_state, sign=self._sign)
         return LoginRequest(url, request_id)
 
     def build_logout_response(self, location: str, in_response_to: str, relay_state: str | None) -> str:
@@ -219,7 +219,7 @@ class ServiceProvider:
             issuer=saml.Issuer(text=self.settings.sp_entity_id),
             status=samlp.Status(status_code=samlp.StatusCode(value=samlp.STATUS_SUCCESS)),
         )
-        return redirect_url(location, "SAMLResponse", response.to_string(), relay_state, self._sign_key)
+        return redirect_url(location, "SAMLResponse", response.to_string(), relay_state, sign=self._sign)
 
     def metadata_xml(self) -> bytes:
         """The SP metadata to give the IdP (Entra: "Upload metadata file")."""

@@ -10,8 +10,6 @@ base64 text), with no ``Type``, so it returns the plaintext as bytes and changes
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +18,7 @@ import xmlsec
 from lxml import etree
 
 from ..errors import ResponseRejected
+from .bindings import b64decode_strict
 from .xml import NS, q
 
 __all__ = [
@@ -118,8 +117,8 @@ def _cipher_value(found: list[etree._Element], limit: int, where: str) -> str:
         )
     compact = "".join(text.split())
     try:
-        base64.b64decode(compact, validate=True)
-    except (binascii.Error, ValueError):
+        b64decode_strict(compact)
+    except ValueError:
         raise ResponseRejected("decryption_failed", f"CipherValue in {where} is not base64") from None
     return compact
 

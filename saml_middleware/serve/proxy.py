@@ -14,7 +14,6 @@ WebSockets of signed-in users are passed through (httpx-ws).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -22,17 +21,18 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from ..asgi import SAMLMiddleware
+from ..asgi import SAMLMiddleware, send_response
 from ..config import Settings
 from ..errors import ConfigError
-from ..framing import framing_problem
+from ..framing import check_request
 from ..gate.identity_headers import IdentityHeaders, normal_name
+from ..http import HTTPResponse
 from ..masking import redact
 from ..pages import page
-from ..paths import BadPath, canonical_path, encoded_path
+from ..paths import BadPath, canonical_path, encoded_path, log_refusal
 from ..types import ASGIApp, Receive, Scope, Send
 from ..user import SAMLUser
-from .accesslog import AccessLog, asgi_marker, escape_control
+from .accesslog import AccessLog, asgi_marker
 
 __all__ = ["HOP_BY_HOP", "ReverseProxy", "proxy_app"]
 
@@ -71,16 +71,6 @@ def _check_upstream(upstream: str) -> str:
             [f"the upstream must be an http(s) URL such as http://127.0.0.1:8080, got {redact(upstream)!r}"]
         )
     return upstream.rstrip("/")
-
-
-def _refuse(scope: Scope, exc: BadPath) -> None:
-    client = scope.get("client")
-    logger.warning(
-        "request refused reason=%s client=%s detail=%s",
-        exc.reason,
-        client[0] if client else "-",
-        escape_control(exc.detail),
-    )
 
 
 class ReverseProxy:
@@ -181,15 +171,11 @@ class ReverseProxy:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            if scope["method"] == "CONNECT":  # a tunnel request, for forward proxies only
-                raise BadPath("bad_request_target", "CONNECT")
-            problem = framing_problem(scope["headers"])
-            if problem is not None:
-                raise BadPath("bad_framing", problem)
+            check_request(scope["method"], scope["headers"])
             url = self.url_for(scope)
         except BadPath as exc:
-            _refuse(scope, exc)
-            await _json(send, exc.status, {"error": exc.reason})
+            log_refusal(logger, exc, (scope.get("client") or ("-",))[0])
+            await send_response(send, HTTPResponse.json(exc.status, {"error": exc.reason}))
             return
         headers = self.headers_for(scope)
         # any method may carry a body (a GET search with JSON, as Elasticsearch takes): forward it
@@ -203,11 +189,19 @@ class ReverseProxy:
             response = await self.client.send(request, stream=True)
         except httpx.TimeoutException as exc:
             logger.warning("upstream %s timed out: %s", redact(self.upstream), redact(repr(exc)))
-            await _page(send, 504, "Gateway timeout", "The application did not answer in time.")
+            await send_response(
+                send,
+                HTTPResponse.html(504, page("Gateway timeout", "The application did not answer in time.")),
+            )
             return
         except httpx.TransportError as exc:
             logger.warning("upstream %s unreachable: %s", redact(self.upstream), redact(repr(exc)))
-            await _page(send, 502, "Bad gateway", "The application is not reachable. Try again shortly.")
+            await send_response(
+                send,
+                HTTPResponse.html(
+                    502, page("Bad gateway", "The application is not reachable. Try again shortly.")
+                ),
+            )
             return
         try:
             raw = strip_hop_by_hop(list(response.headers.raw))
@@ -234,28 +228,6 @@ async def _body(receive: Receive) -> AsyncIterator[bytes]:
 def _forwarding(name: bytes) -> bool:
     low = normal_name(name.decode("latin-1"))
     return low in FORWARDING or low.startswith("x-forwarded-")
-
-
-async def _json(send: Send, status: int, data: dict[str, str]) -> None:
-    body = json.dumps(data).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"cache-control", b"no-store"),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _page(send: Send, status: int, title: str, text: str) -> None:
-    body = page(title, text)
-    headers = [
-        (b"content-type", b"text/html; charset=utf-8"),
-        (b"cache-control", b"no-store"),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 def proxy_app(upstream: str, settings: Settings | None = None, **gate_options: Any) -> ASGIApp:

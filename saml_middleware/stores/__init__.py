@@ -22,7 +22,6 @@ __all__ = [
     "ReplayCache",
     "SessionStore",
     "open_stores",
-    "replay_cache_from_url",
     "store_scheme",
 ]
 
@@ -110,14 +109,3 @@ def open_stores(
         RedisReplayCache(client, namespace, clock=clock),
         RedisSessionStore(client, namespace, index_ttl=session_max_age, clock=clock),
     )
-
-
-def replay_cache_from_url(
-    url: str, *, clock: Callable[[], float] = time.time, namespace: str = ""
-) -> ReplayCache:
-    """Build the replay cache named by ``SAML_STORE_URL``.
-
-    :param clock: must be the clock the expiry times are computed with.
-    :param namespace: the SP entity ID (Redis key prefix).
-    """
-    return open_stores(url, namespace=namespace, session_max_age=0, clock=clock)[0]

@@ -1,0 +1,32 @@
+"""How every verb of ``saml-middleware`` reports a problem: a message on stderr and an exit status."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+
+from ..config import Settings
+from ..errors import ConfigError
+
+__all__ = ["load_settings", "report", "warn"]
+
+
+def report(message: object, status: int = 1) -> int:
+    """Print ``message`` on stderr (a :class:`ConfigError` lists every problem); return ``status``."""
+    print(str(message), file=sys.stderr)
+    return status
+
+
+def warn(lines: Iterable[str]) -> None:
+    """Each of ``lines`` on stderr as ``warning: ...``."""
+    for line in lines:
+        print(f"warning: {line}", file=sys.stderr)
+
+
+def load_settings() -> Settings | None:
+    """The settings from the environment, or ``None`` once their problems are reported."""
+    try:
+        return Settings.from_env()
+    except ConfigError as exc:
+        report(exc)
+        return None

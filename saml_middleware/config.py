@@ -73,6 +73,7 @@ class Settings:
     default_redirect: str = "/"
     force_authn: bool = False
     allow_sha1: bool = False
+    allow_missing_authn_statement: bool = False
     require_encryption: bool = False
     session_max_age: int = 28800
     session_idle_timeout: int = 3600

@@ -76,7 +76,8 @@ REASONS: dict[str, tuple[int, str]] = {
     ),
     "authn_statement": (
         400,
-        "the assertion has no AuthnStatement (it is not a login), or several that disagree",
+        "the assertion has no AuthnStatement (it is not a login; see "
+        "SAML_ALLOW_MISSING_AUTHN_STATEMENT), or several that disagree",
     ),
     "name_id": (
         400,

@@ -301,6 +301,33 @@ def test_sha1_onelogin_response_is_accepted_only_when_allowed() -> None:
     assert sp.process_response(_read(case[0]), case[5]).user.email == "ross@kndr.org"
 
 
+def test_keycloak_without_authn_statement_is_accepted_only_when_allowed() -> None:
+    """INDEX.md calls 13 valid; the strict profile refuses it by default (see docs/security.md),
+    and SAML_ALLOW_MISSING_AUTHN_STATEMENT is the matching configuration that accepts it."""
+    case = next(c for c in CASES if c[0].startswith("13_"))
+    sp = _core(case[1], case[2], case[3], case[4], case[6], allow_missing_authn_statement=True)
+    verified = sp.process_response(_read(case[0]), case[5])
+    assert verified.user.email == "ulysse.carion@ssoready.com"
+    assert verified.user.session_index in (None, "")  # no AuthnStatement, so no session index
+
+
+def test_allowing_a_missing_authn_statement_still_checks_those_present() -> None:
+    from lxml import etree
+
+    from saml_middleware.protocol.subject import check_authn_statements
+
+    ns = "urn:oasis:names:tc:SAML:2.0:assertion"
+    broken = etree.fromstring(
+        f'<a:Assertion xmlns:a="{ns}"><a:AuthnStatement AuthnInstant="x"/></a:Assertion>'
+    )
+    with pytest.raises(ResponseRejected) as info:
+        check_authn_statements(broken, 0.0, 180.0, allow_missing=True)
+    assert info.value.reason == "authn_statement"
+    check_authn_statements(etree.fromstring(f'<a:Assertion xmlns:a="{ns}"/>'), 0.0, 180.0, allow_missing=True)
+    with pytest.raises(ResponseRejected):
+        check_authn_statements(etree.fromstring(f'<a:Assertion xmlns:a="{ns}"/>'), 0.0, 180.0)
+
+
 def test_entra_federation_metadata_with_bom_parses() -> None:
     info = parse_idp_metadata((INTEROP / "02_entra_ssoready_FederationMetadata.xml").read_bytes())
     assert info.entity_id == "https://sts.windows.net/a9054a0f-2011-4e31-b3ac-fd8c354146ec/"

@@ -32,7 +32,8 @@ HINTS = {
     "in_response_to": "pass --request-id with the ID of the AuthnRequest that started this login",
     "unsolicited": "IdP-initiated login is off: set SAML_ALLOW_IDP_INITIATED=true to accept it",
     "no_email": "set SAML_EMAIL_ATTRIBUTE to the claim holding the e-mail",
-    "authn_statement": "Keycloak: turn on 'Include AuthnStatement' in the client; others: SAML 2.0 Web SSO",
+    "authn_statement": "Keycloak: turn on 'Include AuthnStatement' in the client (or, if it must stay off, "
+    "SAML_ALLOW_MISSING_AUTHN_STATEMENT=true)",
     "name_id": "give the NameID a value in the IdP (such as user.mail), or send an e-mail claim",
     "duplicate_attribute": "two claim mappings in the IdP write the same attribute: remove one",
     "encrypted_name_id": "set SAML_SP_KEY and SAML_SP_CERT to the key pair the IdP encrypts the NameID for",

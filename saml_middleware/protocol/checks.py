@@ -203,7 +203,7 @@ def check_protocol(parts: Parts, signed: dict[str, str], expected: Expected, now
                 "audience",
                 f"Audience is {audiences!r}, SAML_SP_ENTITY_ID is {expected.sp_entity_id!r}",
             )
-    check_authn_statements(a, now, skew)
+    check_authn_statements(a, now, skew, allow_missing=expected.allow_missing_authn_statement)
     # A replay is refused as too old once the assertion's IssueInstant is more than
     # max_age + skew in the past, so the replay cache need not remember it longer.
     return min(keep_until + skew, refused_as_old_from + 1)

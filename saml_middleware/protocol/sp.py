@@ -275,6 +275,7 @@ class ServiceProvider:
             allow_unsolicited=s.allow_idp_initiated,
             clock_skew=s.clock_skew,
             max_age=s.response_max_age,
+            allow_missing_authn_statement=s.allow_missing_authn_statement,
         )
         valid_until = check_protocol(parts, signed, expected, now)
         assertion_id = parts.assertion.get("ID", "")

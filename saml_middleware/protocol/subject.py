@@ -41,6 +41,8 @@ class Expected:
     allow_unsolicited: bool
     clock_skew: float
     max_age: float
+    #: SAML_ALLOW_MISSING_AUTHN_STATEMENT: accept an assertion without an AuthnStatement
+    allow_missing_authn_statement: bool = False
 
 
 def same_url(a: str, b: str) -> bool:
@@ -137,10 +139,16 @@ def _check_identifier(assertion: etree._Element) -> None:
         raise ResponseRejected("name_id", "the NameID is empty or only whitespace")
 
 
-def check_authn_statements(assertion: etree._Element, now: float, skew: float) -> None:
-    """At least one AuthnStatement (profiles 4.1.4.2); several must agree on the SessionIndex."""
+def check_authn_statements(
+    assertion: etree._Element, now: float, skew: float, *, allow_missing: bool = False
+) -> None:
+    """At least one AuthnStatement (profiles 4.1.4.2); several must agree on the SessionIndex.
+
+    :param allow_missing: accept none at all (``SAML_ALLOW_MISSING_AUTHN_STATEMENT``); those
+        present are still checked.
+    """
     statements = assertion.findall(q("saml", "AuthnStatement"))
-    if not statements:
+    if not statements and not allow_missing:
         raise ResponseRejected("authn_statement", "the assertion has no AuthnStatement, so it is not a login")
     indexes = {stmt.get("SessionIndex") for stmt in statements}
     if len(indexes) > 1:

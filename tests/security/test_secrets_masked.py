@@ -78,6 +78,7 @@ SAMPLE: dict[str, Any] = {
     "default_redirect": "/",
     "force_authn": False,
     "allow_sha1": False,
+    "allow_missing_authn_statement": False,
     "require_encryption": False,
     "session_max_age": 28800,
     "session_idle_timeout": 3600,

@@ -67,7 +67,7 @@ bench-compare: $(BENCHVENV)/.installed
 
 # The long fuzz run (docs/security.md records its result); CI runs a short one in `make test`.
 fuzz: venv
-	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-10000} $(BIN)/pytest -W error -q -s -p no:cacheprovider tests/test_fuzz.py
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-10000} $(BIN)/pytest -W error -q -s -p no:cacheprovider tests/security/test_fuzz.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

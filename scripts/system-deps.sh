@@ -14,7 +14,7 @@ dpkg -s simplesamlphp >/dev/null 2>&1 || missing+=(simplesamlphp)
 command -v php >/dev/null 2>&1 || missing+=(php-cli)
 dpkg -s php-xml >/dev/null 2>&1 || missing+=(php-xml)
 dpkg -s php-mbstring >/dev/null 2>&1 || missing+=(php-mbstring)
-# pysaml2's own IdP (tests/test_pysaml2_idp.py) signs and encrypts with the xmlsec1 binary
+# pysaml2's own IdP (tests/integration/test_pysaml2_idp.py) signs and encrypts with the xmlsec1 binary
 command -v xmlsec1 >/dev/null 2>&1 || missing+=(xmlsec1)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -1,49 +1,57 @@
-"""Shared fixtures: the dev IdP, a frozen clock, both adapters, and a browser that logs in."""
+"""Shared fixtures: the dev IdP, a frozen clock, both adapters, a browser that logs in, real
+servers; and the ``needs`` marker (tests/support/needs.py). What is not a fixture lives in
+tests/support/ (harness.py: the tenant, the wrapped apps, the Browser)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
-from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocket
 
-from saml_middleware import SAMLMiddleware, SAMLUser, SAMLWSGIMiddleware, Settings
-from saml_middleware.devidp import DevIdP, auto_post_form_fields
+from saml_middleware import SAMLMiddleware, SAMLWSGIMiddleware, Settings
+from saml_middleware.devidp import DevIdP
 
-from .asgiclient import asgi_client
-from .redisserver import RedisServer
+from .support.asgiclient import asgi_client
+from .support.harness import (
+    APP,
+    IDP,
+    SECRET,
+    AdapterFactory,
+    Browser,
+    Clock,
+    Seen,
+    asgi_app,
+    client_for,
+    tenant_idp,
+    wsgi_app,
+)
+from .support.needs import missing, unavailable
+from .support.redisserver import RedisServer
+from .support.servers import CLI, free_port, server
 
-APP = "http://app.test"
-IDP = "http://idp.test"
-HTML = {"accept": "text/html,application/xhtml+xml"}
-START = 1_750_000_000.0
+#: fixtures that start a real program: a test using one needs it (added to its ``needs`` marker)
+FIXTURE_NEEDS = {"redis_server": "redis-server"}
 
 
-#: the secret key of the `env` fixture's environment
-SECRET = "cli-secret-key-0123456789"
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture, program in FIXTURE_NEEDS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.needs(program))
 
 
-@dataclass
-class Clock:
-    """A frozen clock tests move by hand."""
-
-    now: float = START
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before any fixture runs: every program of every ``needs`` marker is here, or skip/fail."""
+    for mark in item.iter_markers("needs"):
+        for requirement in mark.args:
+            reason = missing(requirement)
+            if reason is not None:
+                unavailable(reason)
 
 
 @pytest.fixture
@@ -56,19 +64,6 @@ def idp_keys() -> tuple[str, str]:
     from saml_middleware.devidp import generate_keypair
 
     return generate_keypair("test IdP")
-
-
-def tenant_idp(keys: tuple[str, str], clock: Clock) -> DevIdP:
-    """The test tenant's dev IdP signing with ``keys`` (key, certificate), set up for ``APP``."""
-    key, cert = keys
-    return DevIdP(
-        IDP,
-        key_pem=key,
-        cert_pem=cert,
-        clock=clock,
-        sp_acs_url=f"{APP}/saml/acs",
-        sp_entity_id=f"{APP}/saml/metadata",
-    )
 
 
 @pytest.fixture
@@ -91,109 +86,6 @@ def settings_factory(idp: DevIdP) -> Callable[..., Settings]:
     return make
 
 
-@dataclass
-class Seen:
-    """What the wrapped app saw: one entry per call."""
-
-    calls: list[dict[str, Any]] = field(default_factory=list)
-
-
-def asgi_app(seen: Seen) -> Starlette:
-    async def page(request: Request) -> JSONResponse:
-        user = request.scope.get("user")
-        entry = {
-            "path": request.url.path,
-            "user": user.email if isinstance(user, SAMLUser) else None,
-            "authenticated": bool(getattr(user, "is_authenticated", False)),
-            "display_name": getattr(user, "display_name", None),
-            "attributes": dict(user.attributes) if isinstance(user, SAMLUser) else {},
-            "scopes": list(request.auth.scopes) if "auth" in request.scope else [],
-            "logout_url": request.scope.get("saml.logout_url"),
-        }
-        seen.calls.append(entry)
-        return JSONResponse(entry)
-
-    async def ws(websocket: WebSocket) -> None:
-        await websocket.accept()
-        user = websocket.scope.get("user")
-        await websocket.send_text(user.email if isinstance(user, SAMLUser) else "anonymous")
-        await websocket.close()
-
-    return Starlette(
-        routes=[
-            Route("/{path:path}", page, methods=["GET", "POST", "HEAD"]),
-            WebSocketRoute("/ws", ws),
-        ]
-    )
-
-
-def wsgi_app(seen: Seen) -> Callable[..., Any]:
-    import json
-
-    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        user = environ.get("saml.user")
-        entry = {
-            "path": environ["PATH_INFO"],
-            "user": environ.get("REMOTE_USER"),
-            "authenticated": user is not None,
-            "display_name": getattr(user, "display_name", None),
-            "attributes": dict(user.attributes) if isinstance(user, SAMLUser) else {},
-            "scopes": ["authenticated"] if user is not None else [],
-            "logout_url": environ.get("saml.logout_url"),
-        }
-        seen.calls.append(entry)
-        body = json.dumps(entry).encode()
-        start_response("200 OK", [("Content-Type", "application/json")])
-        return [body]
-
-    return app
-
-
-class Browser:
-    """Plays a browser between the wrapped app and the dev IdP, with its own cookie jar."""
-
-    def __init__(self, app: httpx.Client, idp_client: httpx.Client, idp: DevIdP) -> None:
-        self.app = app
-        self.idp_client = idp_client
-        self.idp = idp
-
-    def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        headers = {**HTML, **kwargs.pop("headers", {})}
-        return self.app.get(path, headers=headers, **kwargs)
-
-    def start(self, path: str = "/") -> httpx.Response:
-        """Ask for a protected page; return the 302 to the IdP."""
-        response = self.get(path)
-        assert response.status_code == 302, response.text
-        assert response.headers["location"].startswith(self.idp.sso_url)
-        return response
-
-    def idp_form(
-        self, redirect: httpx.Response, email: str = "b.simon@contoso.com"
-    ) -> tuple[str, dict[str, str]]:
-        """At the IdP: open the login page, pick the user, get the auto-post form."""
-        url = urlsplit(redirect.headers["location"])
-        query = {k: v[0] for k, v in parse_qs(url.query).items()}
-        page = self.idp_client.get(url.path + "?" + url.query)
-        assert page.status_code == 200 and email in page.text
-        data = {"SAMLRequest": query["SAMLRequest"], "email": email}
-        if "RelayState" in query:
-            data["RelayState"] = query["RelayState"]
-        posted = self.idp_client.post(url.path + "/login", data=data)
-        assert posted.status_code == 200, posted.text
-        return auto_post_form_fields(posted.text)
-
-    def post_acs(self, action: str, fields: dict[str, str]) -> httpx.Response:
-        return self.app.post(urlsplit(action).path, data=fields)
-
-    def login(self, path: str = "/", email: str = "b.simon@contoso.com") -> httpx.Response:
-        action, fields = self.idp_form(self.start(path), email)
-        return self.post_acs(action, fields)
-
-
-AdapterFactory = Callable[..., tuple[Any, Seen]]
-
-
 @pytest.fixture(params=["asgi", "wsgi"])
 def adapter(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -214,12 +106,6 @@ def make_app(adapter: str, clock: Clock, settings_factory: Callable[..., Setting
         return SAMLWSGIMiddleware(wsgi_app(seen), settings=settings, **options), seen
 
     return make
-
-
-def client_for(app: Any, adapter: str, base_url: str = APP) -> httpx.Client:
-    if adapter == "asgi":
-        return asgi_client(app, base_url)
-    return httpx.Client(transport=httpx.WSGITransport(app=app), base_url=base_url, follow_redirects=False)
 
 
 @pytest.fixture
@@ -245,24 +131,6 @@ def browser_factory(adapter: str, idp: DevIdP, clients: list[httpx.Client]) -> C
     return make
 
 
-#: the interop corpus of real IdP output, shipped in the repository (sources and licences:
-#: tests/data/interop/README.md)
-INTEROP = Path(__file__).resolve().parent / "data" / "interop"
-
-
-__all__ = [
-    "APP",
-    "HTML",
-    "IDP",
-    "INTEROP",
-    "Browser",
-    "Clock",
-    "PlainTextResponse",
-    "Seen",
-    "tenant_idp",
-]
-
-
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, idp: DevIdP, tmp_path: Path) -> Path:
     """A clean ``SAML_*`` environment for commands: base URL, secret key, the dev IdP's metadata file."""
@@ -284,3 +152,14 @@ def redis_server() -> Iterator[RedisServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def dev_idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``saml-middleware dev-idp`` on a free port for the whole session; yields its metadata URL."""
+    port = free_port()
+    tmp = tmp_path_factory.mktemp("dev-idp")
+    args = [*CLI, "dev-idp", "--idp-port", str(port), "--public-host", "127.0.0.1", "--key-dir", str(tmp)]
+    with server(args, f"http://127.0.0.1:{port}/", tmp / "log.txt"):
+        banner = (tmp / "log.txt").read_text()
+        yield next(w for w in banner.split() if w.endswith("federationmetadata.xml"))

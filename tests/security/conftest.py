@@ -12,7 +12,7 @@ from saml_middleware import SAMLMiddleware, SAMLWSGIMiddleware
 from saml_middleware.devidp import DevIdP
 from saml_middleware.stores import ReplayCache
 
-from ..conftest import APP, IDP, Browser, Clock, Seen, asgi_app, wsgi_app
+from ..support.harness import APP, IDP, Browser, Clock, Seen, asgi_app, wsgi_app
 from .helpers import Flow
 
 

@@ -27,7 +27,7 @@ from saml_middleware.devidp import DevIdP
 from saml_middleware.devidp.signer import sign_element
 from saml_middleware.errors import REASONS
 
-from ..conftest import Browser, Seen
+from ..support.harness import Browser, Seen
 
 NS = {
     "samlp": "urn:oasis:names:tc:SAML:2.0:protocol",

@@ -19,7 +19,7 @@ from urllib.parse import unquote
 import anyio
 import pytest
 
-from ..conftest import Browser
+from ..support.harness import Browser
 
 PUBLIC_DOT = [
     b"/public/../private/secret.txt",

@@ -23,10 +23,8 @@ from typing import Any
 import httpx
 import pytest
 
-from ..servers import CLI, dev_idp, free_port, login, server, sp_env
+from ..support.servers import CLI, free_port, login, server, sp_env
 from .test_dropin_paths import BAD_PATHS, ENCODED_SEPARATORS, PUBLIC_DOT
-
-__all__ = ["dev_idp"]
 
 PARSERS = ["h11", "httptools"]
 #: uvicorn's own answer when its parser refuses a request (a 400 too, before any app)
@@ -130,7 +128,7 @@ class Sites:
             site.internal_port = self._recorder(site.internal)
             args = [*CLI, "proxy", f"http://127.0.0.1:{upstream_port}"]
         else:
-            args = [*CLI, "run", f"tests.dropin_apps:path_{mode.removeprefix('run-')}_app"]
+            args = [*CLI, "run", f"tests.support.dropin_apps:path_{mode.removeprefix('run-')}_app"]
         args += ["--port", str(site.port), "--http", parser]
         env = sp_env(base, self.dev_idp, SAML_PUBLIC_PATHS="/public")
         self.stack.enter_context(server(args, f"{base}/saml/health", site.log, env=env))

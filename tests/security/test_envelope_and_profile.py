@@ -28,7 +28,7 @@ from lxml import etree
 from saml_middleware.errors import ResponseRejected
 from saml_middleware.protocol.envelope import parse_instant
 
-from ..conftest import START
+from ..support.harness import START
 from .helpers import (
     EMAIL,
     EVIL,

@@ -28,8 +28,8 @@ from saml_middleware.errors import ConfigError
 from saml_middleware.stores import MemorySessionStore
 from saml_middleware.user import normalize_email
 
-from ..conftest import APP, IDP, Browser, Clock, Seen, asgi_app, wsgi_app
-from ..redisserver import RedisServer
+from ..support.harness import APP, IDP, Browser, Clock, Seen, asgi_app, wsgi_app
+from ..support.redisserver import RedisServer
 from .helpers import session_cookies_set
 
 #: (listed address, address the IdP vouches for): distinct people, never merged
@@ -229,6 +229,7 @@ def test_dev_idp_keeps_lookalike_users_apart(idp: DevIdP) -> None:
         )
 
 
+@pytest.mark.needs("redis-server")
 def test_sessions_revoke_command_keeps_lookalikes_apart_in_redis(
     env, monkeypatch, capsys, redis_server: RedisServer, sign_in, caplog, adapter: str, clock: Clock
 ) -> None:

@@ -24,7 +24,7 @@ import pytest
 from saml_middleware import Settings
 from saml_middleware.gate.pending import MAX_PENDING, MAX_PENDING_BYTES, PendingCookies
 
-from ..conftest import APP, Browser
+from ..support.harness import APP, Browser
 from .helpers import EMAIL, session_cookies_set
 
 #: the index cookie: MAX_PENDING entries of a 24-character key and a size

@@ -21,7 +21,7 @@ from lxml import etree
 
 from saml_middleware.devidp.responses import format_instant
 
-from ..conftest import START, Clock
+from ..support.harness import START, Clock
 from .helpers import NS, SIGN_MODES, Flow, SignMode, b64, drop, serialize
 
 Mutation = Callable[[etree._Element], None]

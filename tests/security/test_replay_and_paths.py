@@ -20,7 +20,7 @@ import pytest
 
 from saml_middleware.stores import MemoryReplayCache
 
-from ..conftest import Clock
+from ..support.harness import Clock
 from .helpers import EMAIL, Flow, b64, serialize
 
 

@@ -25,8 +25,8 @@ from saml_middleware.protocol.metadata import idp_from_metadata
 from saml_middleware.stores import MemoryReplayCache
 from saml_middleware.users import AssertionDirectory, directory_from_setting
 
-from ..conftest import APP, Browser, Clock, Seen, asgi_app, wsgi_app
-from ..redisserver import free_port
+from ..support.harness import APP, Browser, Clock, Seen, asgi_app, wsgi_app
+from ..support.redisserver import free_port
 
 SP_KEY, SP_CERT = generate_keypair("sp now")
 NEXT_KEY, NEXT_CERT = generate_keypair("sp next")
@@ -235,7 +235,7 @@ def test_proxy_mode_logs_an_unreachable_upstream_without_its_password(
 ) -> None:
     from saml_middleware.serve.proxy import proxy_app
 
-    from ..asgiclient import asgi_client
+    from ..support.asgiclient import asgi_client
 
     upstream = f"http://gateway:up-pw-1@127.0.0.1:{free_port()}"
     app = proxy_app(upstream, settings_factory(), clock=clock)

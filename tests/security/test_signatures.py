@@ -25,7 +25,7 @@ from lxml import etree
 from saml_middleware.devidp import DevIdP, generate_keypair
 from saml_middleware.devidp.signer import cert_base64
 
-from ..conftest import IDP
+from ..support.harness import IDP
 from .helpers import (
     EVIL,
     NS,

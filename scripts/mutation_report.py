@@ -1,0 +1,64 @@
+"""The mutation score per module, from mutmut's results in ``mutants/`` (``make mutation``).
+
+    python scripts/mutation_report.py                  # killed/tested and score per module
+    python scripts/mutation_report.py --survivors      # ... and the names of the survivors
+    python scripts/mutation_report.py --sample 120 checks   # a seeded sample of checks.py's mutants
+
+A mutant counts as killed when a test failed, timed out or crashed on it; survivors passed
+every test that calls the mutated function (or no test calls it). Mutants not run yet are
+left out of the score and counted apart, so a sampled run reports the score of its sample.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from pathlib import Path
+
+KILLED = {1, 3, 36, 24, -24, 152, 255, -11, -9, 37}
+SURVIVED = {0, 5, 33}  # passed every test, or no test of the selection calls the function
+
+
+def results(root: Path) -> dict[str, dict[str, int | None]]:
+    """``{module: {mutant name: exit code or None}}`` for every ``*.py.meta`` under ``root``."""
+    found: dict[str, dict[str, int | None]] = {}
+    for meta in sorted(root.rglob("*.py.meta")):
+        data = json.loads(meta.read_text("utf-8"))
+        found[meta.name.removesuffix(".py.meta")] = data["exit_code_by_key"]
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dir", type=Path, default=Path("mutants"))
+    parser.add_argument("--survivors", action="store_true", help="list the surviving mutants")
+    parser.add_argument("--sample", type=int, default=0, help="print N mutant names of MODULE, seeded")
+    parser.add_argument("--seed", type=int, default=12)
+    parser.add_argument("module", nargs="?", default="")
+    args = parser.parse_args()
+    by_module = results(args.dir)
+    if not by_module:
+        print(f"no mutmut results under {args.dir}/: run `make mutation` first")
+        return 1
+    if args.sample:
+        names = sorted(by_module[args.module])
+        picked = random.Random(args.seed).sample(names, min(args.sample, len(names)))
+        print("\n".join(sorted(picked)))
+        return 0
+    print(f"{'module':<14}{'killed':>8}{'tested':>8}{'score':>8}{'not run':>9}")
+    for module, codes in by_module.items():
+        tested = [c for c in codes.values() if c in KILLED or c in SURVIVED]
+        killed = sum(c in KILLED for c in tested)
+        not_run = sum(c is None for c in codes.values())
+        score = f"{100 * killed / len(tested):.0f}%" if tested else "-"
+        print(f"{module + '.py':<14}{killed:>8}{len(tested):>8}{score:>8}{not_run:>9}")
+        if args.survivors:
+            for name, code in sorted(codes.items()):
+                if code in SURVIVED:
+                    print(f"    {'no tests' if code else 'survived'}: {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -11,6 +11,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from saml_middleware import SAMLUser
+from saml_middleware.cookies import CookieCodec
+from saml_middleware.sessions import SessionManager
+
 from .conftest import Clock
 
 
@@ -102,3 +106,28 @@ def test_sign_out_on_http_deletes_the_plain_session_cookie(make_app, browser_fac
     }
     assert attributes["max-age"] == "0" and attributes["path"] == "/" and "secure" not in attributes
     assert browser.get("/").status_code == 302
+
+
+def test_a_session_keeps_its_identity_through_the_cookie(settings_factory, clock: Clock) -> None:
+    """The session id and logout token made at login come back from the cookie, also after an
+    activity refresh; another login gets new ones (no fixation)."""
+    settings = settings_factory()
+    manager = SessionManager(settings, CookieCodec(settings.secret_key), clock=clock)
+    user = SAMLUser(email="ann@contoso.com", name_id="ann@contoso.com", attributes={"g": ["1"]})
+    session, header = manager.create(user)
+    value = header.split(";", 1)[0].split("=", 1)[1]
+    loaded = manager.load(value)
+    assert loaded is not None and loaded[1] is None
+    assert (loaded[0].sid, loaded[0].logout_token, loaded[0].user) == (
+        session.sid,
+        session.logout_token,
+        user,
+    )
+    clock.advance(120)
+    refreshed = manager.load(value)
+    assert refreshed is not None and refreshed[1] is not None
+    again = manager.load(refreshed[1].split(";", 1)[0].split("=", 1)[1])
+    assert again is not None and again[0].sid == session.sid and again[0].seen == clock.now
+    other, _ = manager.create(user)
+    assert other.sid != session.sid and other.logout_token != session.logout_token
+    assert manager.load(value + "x") is None and manager.load("") is None and manager.load(None) is None

@@ -112,3 +112,49 @@ def test_a_utf16_doctype_hidden_from_the_byte_check_is_refused() -> None:
     with pytest.raises(ResponseRejected) as refused:
         parse_untrusted(data)
     assert refused.value.reason == "dtd_forbidden"
+
+
+@pytest.mark.parametrize(
+    "prolog",
+    [
+        b"",
+        b'<?xml version="1.0"?>',
+        b'<?xml version="1.0" encoding="UTF-8"?>',
+        b"<?xml version='1.0' encoding='utf8'?>",
+        b'\xef\xbb\xbf<?xml version="1.0" encoding="utf-8"?>\n',
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n',
+    ],
+)
+def test_a_utf8_declaration_is_accepted(prolog: bytes) -> None:
+    assert parse_untrusted(prolog + b"<r><a>caf\xc3\xa9</a></r>").findtext("a") == "caf\u00e9"
+
+
+@pytest.mark.parametrize(
+    "prolog",
+    [
+        b'<?xml version="1.0" encoding="ISO-8859-1"?>',
+        b'\xef\xbb\xbf<?xml version="1.0" encoding="ISO-8859-1"?>',
+        b' <?xml version="1.0" encoding="UTF-7"?>',
+    ],
+)
+def test_another_declared_encoding_is_refused(prolog: bytes) -> None:
+    with pytest.raises(ResponseRejected) as refused:
+        parse_untrusted(prolog + b"<r><a>x</a></r>")
+    assert refused.value.reason == "bad_encoding"
+
+
+def test_only_the_declaration_decides_the_encoding_verdict() -> None:
+    """A processing instruction after a declaration without an encoding is refused as such."""
+    with pytest.raises(ResponseRejected) as refused:
+        parse_untrusted(b'<?xml version="1.0"?><r/><?x encoding="latin1"?>')
+    assert refused.value.reason == "processing_instruction"
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_a_processing_instruction_beside_the_root_is_refused(where: str) -> None:
+    pi = b'<?xml-stylesheet href="http://evil.example/x.xsl"?>'
+    data = pi + b"<r/>" if where == "before" else b"<r/>" + pi
+    with pytest.raises(ResponseRejected) as refused:
+        parse_untrusted(data)
+    assert refused.value.reason == "processing_instruction"
+    assert parse_untrusted(b"<!-- a comment --><r/><!-- another -->").tag == "r"

@@ -73,6 +73,22 @@ def test_the_sha2_family_is_accepted(flow: Flow, method: str, digest: str) -> No
     flow.accepted(flow.post(_signed(flow, method, digest)))
 
 
+@pytest.mark.parametrize("missing", ["SignatureMethod", "Algorithm"])
+def test_a_signature_without_a_signature_method_is_weak(missing: str) -> None:
+    key, cert = generate_keypair("idp")
+    element = etree.fromstring(b'<a ID="_a"><b/></a>')
+    sign_with(element, key, cert, "rsa-sha256", "sha256")
+    method = element.find(f"{q('ds', 'Signature')}/{q('ds', 'SignedInfo')}/{q('ds', 'SignatureMethod')}")
+    assert method is not None
+    if missing == "Algorithm":
+        del method.attrib["Algorithm"]
+    else:
+        drop(method)
+    with pytest.raises(ResponseRejected) as refused:
+        SignatureVerifier([cert])(element.find(q("ds", "Signature")))  # type: ignore[arg-type]
+    assert refused.value.reason == "weak_algorithm"
+
+
 def test_a_signature_with_no_reference_digest_is_weak_not_trusted() -> None:
     """A SignedInfo with a strong method and no Reference at all proves nothing."""
     key, cert = generate_keypair("idp")

@@ -205,3 +205,11 @@ def test_a_required_user_id_must_have_a_first_value(setting: str) -> None:
         error = refused(reader, assertion(attributes=((OBJECT_ID, values),)))
         assert error.reason == "no_user_id" and error.email == "ann@contoso.com" and setting in str(error)
     assert refused(reader, assertion()).reason == "no_user_id"
+
+
+def test_an_attribute_without_values_is_kept_empty_and_skipped_for_names() -> None:
+    user = IdentityReader()(
+        assertion(attributes=((ENTRA_ALIASES["display_name"], []), (ENTRA_ALIASES["given_name"], ["Ann"]))),
+        ISSUER,
+    )
+    assert user.attributes[ENTRA_ALIASES["display_name"]] == [] and user.display_name == "Ann"

@@ -10,11 +10,19 @@ is checked by the public pure function, at chosen instants.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from lxml import etree
 
-from saml_middleware.checks import Expected, Parts, check_protocol, check_structure, same_url
+from saml_middleware.checks import (
+    Expected,
+    Parts,
+    check_protocol,
+    check_signatures,
+    check_structure,
+    same_url,
+)
 from saml_middleware.devidp import DevIdP
 from saml_middleware.devidp.responses import format_instant
 from saml_middleware.errors import ResponseRejected
@@ -254,3 +262,127 @@ def test_in_response_to(response, idp, request_id, unsolicited: bool, irt: str |
     parts = response(_both(_set(".", "InResponseTo", irt), _set(SCD, "InResponseTo", irt)))
     got = verdict(parts, expected, T)
     assert (got if isinstance(got, str) else "ok") == result
+
+
+def _signature_edit(change: Callable[[etree._Element], None]) -> Callable[[etree._Element], None]:
+    def edit(root: etree._Element) -> None:
+        signature = root.find(f"{ASSERTION}/{q('ds', 'Signature')}")
+        assert signature is not None
+        change(signature)
+
+    return edit
+
+
+def _drop(path: str) -> Callable[[etree._Element], None]:
+    def change(signature: etree._Element) -> None:
+        found = signature.find(path)
+        assert found is not None, path
+        found.getparent().remove(found)  # type: ignore[union-attr]
+
+    return change
+
+
+def _append(path: str, tag: str, **attrib: str) -> Callable[[etree._Element], None]:
+    def change(signature: etree._Element) -> None:
+        parent = signature if path == "." else signature.find(path)
+        assert parent is not None, path
+        etree.SubElement(parent, tag, **attrib)
+
+    return change
+
+
+def _set_on(path: str, name: str, value: str) -> Callable[[etree._Element], None]:
+    def change(signature: etree._Element) -> None:
+        found = signature.find(path)
+        assert found is not None, path
+        found.set(name, value)
+
+    return change
+
+
+INFO = q("ds", "SignedInfo")
+REF = f"{INFO}/{q('ds', 'Reference')}"
+TRANSFORMS = f"{REF}/{q('ds', 'Transforms')}"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        _drop(INFO),
+        _append(".", q("ds", "Object")),
+        _drop(f"{INFO}/{q('ds', 'CanonicalizationMethod')}"),
+        _set_on(
+            f"{INFO}/{q('ds', 'CanonicalizationMethod')}",
+            "Algorithm",
+            "http://www.w3.org/TR/1999/REC-xslt-19991116",
+        ),
+        _append(INFO, q("ds", "Reference"), URI="#_other"),
+        _drop(REF),
+        _set_on(REF, "URI", "#_other"),
+        _set_on(REF, "URI", ""),
+        _drop(f"{TRANSFORMS}/{q('ds', 'Transform')}"),  # the enveloped transform
+        _append(TRANSFORMS, q("ds", "Transform"), Algorithm="http://www.w3.org/TR/1999/REC-xpath-19991116"),
+    ],
+    ids=[
+        "no-SignedInfo",
+        "ds-Object",
+        "no-c14n",
+        "xslt-c14n",
+        "two-references",
+        "no-reference",
+        "other-URI",
+        "empty-URI",
+        "no-enveloped-transform",
+        "xpath-transform",
+    ],
+)
+def test_a_misshapen_signature_is_a_wrapped_signature(response, change) -> None:
+    with pytest.raises(ResponseRejected) as refused:
+        response(_signature_edit(change))
+    assert refused.value.reason == "wrapped_signature"
+
+
+@pytest.mark.parametrize(
+    "c14n",
+    [
+        "http://www.w3.org/2001/10/xml-exc-c14n#WithComments",
+        "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
+        "http://www.w3.org/2006/12/xml-c14n11",
+    ],
+)
+def test_the_standard_canonicalizations_are_allowed_in_shape(response, c14n: str) -> None:
+    parts = response(
+        _signature_edit(_set_on(f"{INFO}/{q('ds', 'CanonicalizationMethod')}", "Algorithm", c14n))
+    )
+    assert parts.assertion_signature is not None and parts.response_signature is None
+
+
+def test_check_signatures_names_what_each_verified_signature_covers(idp: DevIdP) -> None:
+    calls: list[etree._Element] = []
+
+    def verify(sig: etree._Element) -> str:
+        calls.append(sig)
+        return "alg"
+
+    modes: list[tuple[Any, list[str]]] = [
+        ("assertion", ["assertion"]),
+        ("response", ["response"]),
+        ("both", ["assertion", "response"]),
+    ]
+    for mode, names in modes:
+        calls.clear()
+        xml = idp.issue_response("b.simon@contoso.com", acs_url=ACS, audience=SP, sign=mode, now=T)
+        parts = check_structure(parse_untrusted(xml))
+        done = check_signatures(parts, verify)
+        assert sorted(done) == names and set(done.values()) == {"alg"} and len(calls) == len(names)
+        # a signature verified earlier (before decryption) is not verified again
+        again = check_signatures(parts, verify, {names[0]: "earlier"})
+        assert again[names[0]] == "earlier" and len(calls) == 2 * len(names) - 1
+    unsigned = parse_untrusted(
+        idp.issue_response("b.simon@contoso.com", acs_url=ACS, audience=SP, sign="assertion")
+    )
+    for sig in list(unsigned.iter(q("ds", "Signature"))):
+        sig.getparent().remove(sig)  # type: ignore[union-attr]
+    with pytest.raises(ResponseRejected) as refused:
+        check_signatures(check_structure(unsigned), lambda sig: "alg")
+    assert refused.value.reason == "signature_missing"

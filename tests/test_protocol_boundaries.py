@@ -342,6 +342,19 @@ def test_a_misshapen_signature_is_a_wrapped_signature(response, change) -> None:
     assert refused.value.reason == "wrapped_signature"
 
 
+@pytest.mark.parametrize("where", [SUBJECT, CONDITIONS, f"{q('samlp', 'Status')}"])
+def test_a_signature_moved_below_the_signed_elements_is_a_wrapped_signature(response, where: str) -> None:
+    def move(root: etree._Element) -> None:
+        signature = root.find(f"{ASSERTION}/{q('ds', 'Signature')}")
+        target = root.find(where)
+        assert signature is not None and target is not None
+        target.append(signature)
+
+    with pytest.raises(ResponseRejected) as refused:
+        response(move)
+    assert refused.value.reason == "wrapped_signature"
+
+
 @pytest.mark.parametrize(
     "c14n",
     [

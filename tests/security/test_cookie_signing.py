@@ -124,5 +124,5 @@ def test_a_pending_login_cookie_older_than_ten_minutes_starts_no_session(
 
 
 def test_parse_cookies_keeps_the_first_value_and_unquotes() -> None:
-    header = 'a=1; b="two"; a=3; =x; c; d=4 ;e='
-    assert parse_cookies(header) == {"a": "1", "b": "two", "d": "4", "e": ""}
+    header = 'a=1; b="two"; a=3; =x; c; d=4 ;e=; f=g=h=='
+    assert parse_cookies(header) == {"a": "1", "b": "two", "d": "4", "e": "", "f": "g=h=="}

@@ -54,12 +54,22 @@ def test_a_return_path_is_at_most_2048_characters(
 
 
 @pytest.mark.parametrize(
-    ("path", "public"), [("/public", True), ("/public/x/y", True), ("/publicity", False)]
+    ("path", "public"),
+    [
+        ("/public", True),
+        ("/public/x/y", True),
+        ("/publicity", False),
+        ("/static/app.css", True),
+        ("/static", False),
+        ("/FAX/form", True),
+        ("/FA/form", False),
+    ],
 )
 def test_a_public_prefix_covers_the_paths_below_it_only(
     make_app, browser_factory, path: str, public: bool
 ) -> None:
-    app, seen = make_app(public_paths=("/public",))
+    """``SAML_PUBLIC_PATHS=/public,/static/,/FAX``: a trailing slash on a prefix changes nothing."""
+    app, seen = make_app(public_paths=("/public", "/static/", "/FAX"))
     response = browser_factory(app).get(path)
     if public:
         assert response.status_code == 200 and seen.calls[0]["user"] is None

@@ -104,7 +104,7 @@ def test_https_login_cookie_is_secure_host_only_to_the_acs_and_short_lived(https
     assert "httponly" in login.attributes
     assert login.attributes["path"] == "/saml/acs"
     assert login.attributes["samesite"] == "None"
-    assert login.attributes["max-age"] == "600"
+    assert login.attributes["max-age"] == "600" and "expires" not in login.attributes
     assert "domain" not in login.attributes
 
 
@@ -119,8 +119,10 @@ def test_https_session_cookie_has_the_host_prefix_and_secure_attribute(https_bro
     assert session.attributes["path"] == "/" and "domain" not in session.attributes
     assert session.attributes["samesite"] == "Lax"
     assert session.attributes["max-age"] == "28800"  # SAML_SESSION_MAX_AGE, no longer
+    assert "expires" not in session.attributes  # an Expires would be read by browsers ignoring Max-Age
     (consumed,) = [c for c in cookies.values() if c.name.startswith("__Secure-saml_login_")]
     assert consumed.deletes and consumed.secure and consumed.attributes["path"] == "/saml/acs"
+    assert consumed.attributes["expires"] == "Thu, 01 Jan 1970 00:00:00 GMT"
     assert not any(c.name == "saml_session" for c in cookies.values())
     assert browser.get("/").json()["user"] == "b.simon@contoso.com"
 
@@ -133,6 +135,7 @@ def test_https_sign_out_deletes_the_host_prefixed_cookie(https_browser) -> None:
     (cleared,) = [c for c in set_cookies(out) if "saml_session" in c.name]
     assert cleared.name == "__Host-saml_session"  # a deletion under another name deletes nothing
     assert cleared.deletes and cleared.secure and cleared.attributes["path"] == "/"
+    assert cleared.attributes["expires"] == "Thu, 01 Jan 1970 00:00:00 GMT"  # for browsers without Max-Age
     assert browser.get("/").status_code == 302
 
 

@@ -213,3 +213,9 @@ def test_an_attribute_without_values_is_kept_empty_and_skipped_for_names() -> No
         ISSUER,
     )
     assert user.attributes[ENTRA_ALIASES["display_name"]] == [] and user.display_name == "Ann"
+
+
+def test_an_assertion_without_a_name_id_takes_the_address_from_the_claims() -> None:
+    user = IdentityReader()(assertion(None, ((EMAIL_CLAIM, ["ann@contoso.com"]),)), ISSUER)
+    assert (user.email, user.name_id, user.name_id_format) == ("ann@contoso.com", "", "")
+    assert refused(IdentityReader(), assertion(None)).reason == "no_email"

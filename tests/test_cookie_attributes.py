@@ -191,3 +191,8 @@ def test_the_http_cookie_name_is_not_matched_inside_a_longer_name(
     assert seen.calls == []
     quoted = fresh.get("/", headers={**HTML, "cookie": f'a=1;saml_session="{value}"; b=2'})
     assert quoted.status_code == 200 and quoted.json()["user"] == "b.simon@contoso.com"
+    # two cookies of the name (a parent path's and this one's): the first sent, the most specific, counts
+    first = fresh.get("/", headers={**HTML, "cookie": f"saml_session={value}; saml_session=stale"})
+    assert first.status_code == 200
+    stale = fresh.get("/", headers={**HTML, "cookie": f"saml_session=stale; saml_session={value}"})
+    assert stale.status_code == 302

@@ -135,6 +135,17 @@ def test_every_configured_certificate_verifies_during_a_rollover(
     assert refused.value.reason == "signature_invalid"
 
 
+def test_a_verifier_refuses_sha1_unless_told_otherwise(idp) -> None:
+    element = etree.fromstring(b'<a ID="_a"><b>text</b></a>')
+    sign_with(element, idp.key_pem, idp.cert_pem, "rsa-sha1", "sha1")
+    signature = element.find(q("ds", "Signature"))
+    assert signature is not None
+    with pytest.raises(ResponseRejected) as refused:
+        SignatureVerifier([idp.cert_pem])(signature)
+    assert refused.value.reason == "weak_algorithm"
+    assert SignatureVerifier([idp.cert_pem], allow_sha1=True)(signature).endswith("#rsa-sha1")
+
+
 def test_a_verifier_needs_a_certificate() -> None:
     with pytest.raises(ValueError, match="at least one IdP certificate"):
         SignatureVerifier([])

@@ -1,8 +1,11 @@
 """saml-middleware: a SAML 2.0 Service Provider for any ASGI or WSGI app.
 
->>> from saml_middleware import SAMLMiddleware, SAMLWSGIMiddleware, Settings  # doctest: +SKIP
->>> app = SAMLMiddleware(asgi_app)             # settings from SAML_* variables  # doctest: +SKIP
->>> application = SAMLWSGIMiddleware(wsgi_app)  # same settings, same behaviour  # doctest: +SKIP
+>>> from saml_middleware import SAMLMiddleware, SAMLWSGIMiddleware, Settings
+>>> async def asgi_app(scope, receive, send): ...
+>>> def wsgi_app(environ, start_response): ...
+>>> settings = Settings(base_url="https://app.example.com", secret_key=("32-random-bytes-from-keygen....",))
+>>> app = SAMLMiddleware(asgi_app, settings=settings)           # or SAMLMiddleware(asgi_app): SAML_*
+>>> application = SAMLWSGIMiddleware(wsgi_app, settings=settings)  # same settings, same behaviour
 """
 
 from .asgi import SAMLMiddleware

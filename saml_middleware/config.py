@@ -3,10 +3,11 @@
 >>> s = Settings.from_env({
 ...     "SAML_BASE_URL": "https://app.example.com",
 ...     "SAML_SECRET_KEY": "change-me-to-32-random-bytes.....",
-...     "SAML_IDP_METADATA_FILE": "tests/data/federationmetadata.xml",
-... })                                                   # doctest: +SKIP
->>> s.acs_url                                            # doctest: +SKIP
-'https://app.example.com/saml/acs'
+... })
+>>> s.acs_url, s.sp_entity_id
+('https://app.example.com/saml/acs', 'https://app.example.com/saml/metadata')
+>>> s.idp_configured  # the IdP comes later: SAML_IDP_METADATA_URL, _FILE, or the manual trio
+False
 
 Any variable may also be given as ``NAME_FILE`` naming a file that holds the
 value (for secrets mounted by Docker or Kubernetes). A bad or missing value

@@ -1,9 +1,9 @@
 """A local SAML 2.0 identity provider shaped like Microsoft Entra ID, for demos and tests.
 
 >>> idp = DevIdP("http://127.0.0.1:8001", sp_acs_url="http://127.0.0.1:8000/saml/acs",
-...              sp_entity_id="http://127.0.0.1:8000/saml/metadata")  # doctest: +SKIP
->>> idp.metadata_url  # doctest: +SKIP
-'http://127.0.0.1:8001/d7e6c5b4-.../federationmetadata/2007-06/federationmetadata.xml'
+...              sp_entity_id="http://127.0.0.1:8000/saml/metadata")
+>>> idp.metadata_url  # doctest: +ELLIPSIS
+'http://127.0.0.1:8001/.../federationmetadata/2007-06/federationmetadata.xml'
 
 Serve ``idp.app`` with any ASGI server (e.g. uvicorn). Never deploy it.
 """

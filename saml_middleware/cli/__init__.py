@@ -37,7 +37,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     """Exit 0: ready; 1: errors (listed); 2: valid but incomplete (no IdP yet; a to-do list)."""
     from ..gate.gate import Gate
     from ..gate.notconfigured import idp_todo
-    from ..ops.configcheck import config_warnings, mark_reported, store_problem
+    from ..ops.configcheck import config_warnings, mark_reported, quiet_not_configured_log, store_problem
     from ..pem import certificate_summary
 
     settings: Settings | None = None
@@ -48,7 +48,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
         stored = store_problem(settings)
         mark_reported(warnings)  # printed below: the gate need not log them too
         warn(warnings)
-        with quiet_expiry_log():  # expiring certificates are reported once, below
+        # expiring certificates and the missing IdP are reported below, once
+        with quiet_expiry_log(), quiet_not_configured_log():
             gate = Gate(settings)  # builds everything a request would need: IdP, store, directory
         if stored:
             raise ConfigError([stored])
@@ -59,6 +60,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
         return report(ConfigError(problems))
     idp = gate.idp
     print("Configuration OK\n" if gate.configured else "Configuration incomplete: no IdP yet (to do below)\n")
+    if not settings.enabled:
+        print("SAML_ENABLED=false: SSO is switched off. Every request, /saml/... included, passes")
+        print("through to the app untouched until it is set to true.\n")
     print("Give these to the IdP (Entra: Basic SAML Configuration):")
     print(f"  Identifier (Entity ID):    {settings.sp_entity_id}")
     print(f"  Reply URL (ACS URL):       {settings.acs_url}")
@@ -240,6 +244,7 @@ def _parser() -> argparse.ArgumentParser:
 
     dev = sub.add_parser("dev-idp", help="the Entra-shaped development IdP alone")
     idp_options(dev, 8001)
+    dev.add_argument("--port", type=int, dest="idp_port", default=argparse.SUPPRESS, help="= --idp-port")
     dev.add_argument("--sp-acs", help="ACS URL for IdP-initiated launches")
     dev.add_argument("--sp-entity-id", help="SP entity ID for IdP-initiated launches")
     dev.set_defaults(func=_cmd_dev_idp)

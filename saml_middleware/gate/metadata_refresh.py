@@ -49,6 +49,32 @@ def fetch_metadata(url: str, *, timeout: float = 10.0) -> bytes:
     return resp.content
 
 
+def fetch_problem(exc: Exception) -> str:
+    """What went wrong loading metadata, in one line, with the fix where there is one.
+
+    >>> fetch_problem(FileNotFoundError(2, "No such file or directory", "idp.xml"))
+    "[Errno 2] No such file or directory: 'idp.xml'"
+    """
+    if isinstance(exc, httpx.HTTPStatusError):
+        hint = (
+            ": copy the whole App Federation Metadata Url again (Entra: Single sign-on, SAML "
+            "Certificates), with its ?appid=... part"
+            if exc.response.status_code in (400, 401, 403, 404)
+            else ""
+        )
+        return f"the server answered HTTP {exc.response.status_code}{hint}"
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return "not an http(s) URL: give the whole URL, starting with https://"
+    if isinstance(exc, httpx.TimeoutException):
+        return "no answer in time: check that this machine can reach the host (proxy, firewall)"
+    if isinstance(exc, httpx.ConnectError):
+        return (
+            f"cannot connect ({(str(exc) or 'refused').splitlines()[0]}): check the host name and "
+            "that this machine can reach it (DNS, proxy, firewall)"
+        )
+    return (str(exc) or type(exc).__name__).splitlines()[0]
+
+
 def load_idp(
     settings: Settings, *, fetch: bool = True, fetcher: Callable[[str], bytes] = fetch_metadata
 ) -> IdPInfo:
@@ -75,7 +101,7 @@ def load_idp(
             xml = fetcher(settings.idp_metadata_url)
     except (OSError, httpx.HTTPError) as exc:
         where = settings.idp_metadata_url if source == "SAML_IDP_METADATA_URL" else settings.idp_metadata_file
-        why = str(exc) or type(exc).__name__
+        why = fetch_problem(exc)
         raise ConfigError(
             [f"{source}: cannot load the IdP metadata from {redact(str(where))}: {redact(why)}"]
         ) from None
@@ -143,7 +169,7 @@ class MetadataRefresher:
                 logger.warning(
                     "SAML_IDP_METADATA_URL: refresh from %s failed, keeping the last good metadata: %s",
                     redact(self.settings.idp_metadata_url or ""),
-                    redact(str(exc) or type(exc).__name__),
+                    redact(fetch_problem(exc)),
                     extra={"saml_event": "metadata_refresh_failed"},
                 )
                 return False

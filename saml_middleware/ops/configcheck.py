@@ -12,7 +12,8 @@ import difflib
 import ipaddress
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import fields
 from urllib.parse import urlsplit
 
@@ -73,11 +74,28 @@ def config_warnings(settings: Settings | None, environ: Mapping[str, str] | None
     return out
 
 
+NOT_CONFIGURED = "SAML sign-in is not configured yet (no IdP): protected pages answer 503"
+
+
+def _not_not_configured(record: logging.LogRecord) -> bool:
+    return record.msg != NOT_CONFIGURED
+
+
+@contextmanager
+def quiet_not_configured_log() -> Iterator[None]:
+    """No "not configured yet" record while inside: for ``check``, which prints a to-do list."""
+    logger.addFilter(_not_not_configured)
+    try:
+        yield
+    finally:
+        logger.removeFilter(_not_not_configured)
+
+
 def log_startup_warnings(settings: Settings, *, configured: bool = True) -> None:
     """Log each of :func:`config_warnings` once per process (the gate calls it when built),
     and that sign-in is not configured yet when ``configured`` is false (every time)."""
     if not configured:
-        logger.warning("SAML sign-in is not configured yet (no IdP): protected pages answer 503")
+        logger.warning(NOT_CONFIGURED)
     for warning in config_warnings(settings):
         if warning not in _REPORTED:
             _REPORTED.add(warning)

@@ -166,7 +166,7 @@ def check_protocol(parts: Parts, signed: dict[str, str], expected: Expected, now
     refused_as_old_from = now + expected.max_age + skew
     for where, el in (("Response", resp), ("Assertion", a)):
         issuer = _issuer(el)
-        # Optional in the core schema, but every IdP sends it and SECURITY.md requires it on both.
+        # Optional in the core schema, but every IdP sends it and docs/security.md requires it on both.
         if issuer != expected.idp_entity_id:
             raise ResponseRejected(
                 "issuer",

@@ -99,6 +99,11 @@ def build_app(app: Any, interface: str = "auto", settings: Settings | None = Non
     """``app`` wrapped by the middleware, with access logs, as one ASGI app."""
     from ..wsgi import SAMLWSGIMiddleware
 
+    if isinstance(app, (SAMLMiddleware, SAMLWSGIMiddleware)):
+        raise AppLoadError(
+            f"the app is already wrapped by {type(app).__name__}: `saml-middleware run` wraps it "
+            "itself, so give it the unwrapped app, or serve this one with uvicorn/gunicorn directly"
+        )
     kind = detect_interface(app) if interface == "auto" else interface
     if kind == "asgi":
         return AccessLog(SAMLMiddleware(asgi_marker(app), settings=settings))

@@ -248,3 +248,14 @@ def test_check_verifies_the_proxy_upstream(env, capsys) -> None:
     dead = f"http://127.0.0.1:{_free_port()}/"
     assert main(["check", "--upstream", dead]) == 1
     assert "NOT reachable" in capsys.readouterr().err
+
+
+def test_dev_idp_takes_port_as_well_as_idp_port() -> None:
+    """`demo` has --port, so users try `dev-idp --port` too: the same as --idp-port there."""
+    from saml_middleware.cli import _parser
+
+    parser = _parser()
+    assert parser.parse_args(["dev-idp", "--port", "9001"]).idp_port == 9001
+    assert parser.parse_args(["dev-idp", "--idp-port", "9002"]).idp_port == 9002
+    assert parser.parse_args(["dev-idp"]).idp_port == 8001
+    assert parser.parse_args(["demo", "--port", "9003"]).idp_port == 8001  # demo's --port is the app's

@@ -7,7 +7,9 @@ to start) and in ``saml-middleware check``.
 from __future__ import annotations
 
 import base64
+import http.server
 import logging
+import threading
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -201,7 +203,48 @@ def test_a_refused_metadata_url_is_named(clean_env, monkeypatch, capsys) -> None
     url = f"http://127.0.0.1:{free_port()}/federationmetadata.xml"
     monkeypatch.setenv("SAML_IDP_METADATA_URL", url)
     assert main(["check"]) == 1
-    assert f"SAML_IDP_METADATA_URL: cannot load the IdP metadata from {url}:" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"SAML_IDP_METADATA_URL: cannot load the IdP metadata from {url}: cannot connect" in err
+    assert "check the host name and that this machine can reach it" in err
+
+
+@pytest.fixture
+def not_found_server():
+    """A real HTTP server on loopback that answers 404 to everything."""
+
+    class NotFound(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_error(404)
+
+        def log_message(self, *args) -> None: ...
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NotFound)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_a_metadata_url_answering_404_names_the_status_and_the_fix(
+    clean_env, monkeypatch, capsys, not_found_server
+) -> None:
+    monkeypatch.delenv("SAML_IDP_METADATA_FILE")
+    url = f"{not_found_server}/federationmetadata.xml?appid=x"
+    monkeypatch.setenv("SAML_IDP_METADATA_URL", url)
+    assert main(["check"]) == 1
+    err = capsys.readouterr().err
+    assert "the server answered HTTP 404: copy the whole App Federation Metadata Url again" in err
+    assert "developer.mozilla.org" not in err  # httpx's second line would break the list
+
+
+def test_a_metadata_url_without_a_scheme_says_so(clean_env, monkeypatch, capsys) -> None:
+    monkeypatch.delenv("SAML_IDP_METADATA_FILE")
+    monkeypatch.setenv("SAML_IDP_METADATA_URL", "login.microsoftonline.com/t/federationmetadata.xml")
+    assert main(["check"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "login.microsoftonline.com/t/federationmetadata.xml: not an http(s) URL: give the whole URL" in err
 
 
 def test_a_wrong_idp_entity_id_shows_the_metadatas(clean_env, monkeypatch, capsys, idp) -> None:

@@ -119,6 +119,20 @@ def test_metadata_and_check_work_without_an_idp(bare_env, capsys) -> None:
     assert "1. set SAML_IDP_METADATA_URL (Entra: App Federation Metadata Url" in out
 
 
+def test_check_without_an_idp_reports_once_and_names_the_sso_switch(
+    bare_env, capsys, caplog, monkeypatch
+) -> None:
+    """The to-do list says it: no extra "not configured" log line; and with SAML_ENABLED=false
+    (the first step of the Upsales recipe) the report says that nothing answers 503."""
+    with caplog.at_level("WARNING", logger="saml_middleware"):
+        assert main(["check"]) == 2
+    assert not [r for r in caplog.records if "not configured yet" in r.getMessage()]
+    assert "SAML_ENABLED=false" not in capsys.readouterr().out
+    monkeypatch.setenv("SAML_ENABLED", "false")
+    assert main(["check"]) == 2
+    assert "SAML_ENABLED=false: SSO is switched off" in capsys.readouterr().out
+
+
 def test_verify_without_an_idp_says_what_is_missing(bare_env, capsys, idp, clock) -> None:
     capture = bare_env / "capture.b64"
     xml = idp.issue_response(

@@ -1,4 +1,4 @@
-"""The house rules of DESIGN "Layers": a package per layer, imports one way, no cycles.
+"""The house rules of docs/architecture.md: a package per layer, imports one way, no cycles.
 
 Every module's imports (module level, inside functions and under ``if TYPE_CHECKING``)
 are read from its source. A module may import its own package, the leaves and packages of

@@ -119,8 +119,13 @@ class PythonDirectory:
         try:
             target: Any = importlib.import_module(module_name)
         except Exception as exc:
+            hint = (
+                " (run from the app's directory, or add it to PYTHONPATH)"
+                if isinstance(exc, ModuleNotFoundError) and exc.name == module_name.split(".")[0]
+                else ""
+            )
             raise bad_setting(
-                f"{where}: cannot import module {module_name!r}: {type(exc).__name__}: {exc}"
+                f"{where}: cannot import module {module_name!r}: {type(exc).__name__}: {exc}{hint}"
             ) from exc
         for part in attr.split("."):
             try:

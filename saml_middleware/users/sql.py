@@ -68,6 +68,11 @@ class SQLDirectory:
         self._user_id_attribute = user_id_attribute
         try:
             self._engine: Engine = sqlalchemy.create_engine(url)
+        except ModuleNotFoundError as exc:
+            raise bad_setting(
+                f"SAML_USERS=sql: the database driver {exc.name!r} is not installed: pip install it "
+                "(e.g. psycopg for postgresql+psycopg://, pymysql for mysql+pymysql://)"
+            ) from None
         except (sqlalchemy.exc.ArgumentError, ImportError) as exc:
             raise bad_setting(f"SAML_USERS=sql: unusable database URL: {redact(str(exc))}") from None
 

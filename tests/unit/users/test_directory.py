@@ -290,6 +290,11 @@ def test_sql_refuses_unlisted_and_injection(sql_directory: SQLDirectory) -> None
         ("sqlite://", "SELECT * FROM users WHERE email = :email AND t = :tenant", "not ['tenant']"),
         ("not a url", QUERY, "unusable database URL"),
         ("nosuchdb://u:secret@h/db", QUERY, "unusable database URL: Can't load plugin"),
+        (
+            "mysql+mysqldb://u:secret@h/db",
+            QUERY,
+            "the database driver 'MySQLdb' is not installed: pip install",
+        ),
     ],
 )
 def test_sql_misconfiguration(url: str, query: str, message: str) -> None:
@@ -359,6 +364,7 @@ def test_python_hook_may_return_a_samluser_and_must_not_return_junk() -> None:
     [
         ("directory_hooks", "must name package.module:function"),
         ("no_such_module_for_directory:f", "cannot import module 'no_such_module_for_directory'"),
+        ("no_such_module_for_directory:f", "(run from the app's directory, or add it to PYTHONPATH)"),
         ("directory_hooks:missing", "has no 'missing'"),
         ("directory_hooks:NOT_CALLABLE", "'NOT_CALLABLE' is not callable"),
     ],

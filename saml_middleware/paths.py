@@ -130,7 +130,10 @@ def canonical_path(raw: str, *, encoded_separators: bool = False) -> str:
         else:  # space, quotes, non-ASCII bytes...: percent-encoded
             out.append(quote(char.encode("utf-8") if code > 0xFF else bytes([code]), safe=""))
         i += 1
-    return remove_dot_segments("".join(out))
+    joined = "".join(out)
+    if _DOUBLE.search(joined):  # spelt with encoded digits: %25%32%65 is %2e once decoded
+        raise BadPath("bad_path", "a double-encoded '.', '/', '\\' or control character")
+    return remove_dot_segments(joined)
 
 
 def remove_dot_segments(path: str) -> str:
@@ -155,7 +158,7 @@ def remove_dot_segments(path: str) -> str:
             if index == last:
                 kept.append("")
         else:
-            if segment.split(";", 1)[0] in (".", ".."):
+            if unquote(segment).split(";", 1)[0] in (".", ".."):  # ..; and ..%3B alike
                 raise BadPath("bad_path", f"a dot-segment with parameters ({segment[:40]!r})")
             kept.append(segment)
     return "/" + "/".join(kept)

@@ -34,6 +34,12 @@ BAD_PATHS = [
     b"/public/.;x/private",
     b"/public/%252e%252e/private/secret.txt",
     b"/public/..%252Fprivate",
+    # the same with the escape's own digits escaped: %25%32%65 is %2e once decoded (review finding)
+    b"/public/%25%32%65%25%32%65/private/secret.txt",
+    b"/public/..%25%32%46private",
+    b"/public/..%25%35%43private",
+    b"/public/..%3B/private",  # ..; with the ; escaped
+    b"/public/%2e%2e%3b/private",
     b"/x%0d%0a127.0.0.1:1 - admin@contoso.com forged",
     b"/x%00",
 ]

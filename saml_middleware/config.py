@@ -26,7 +26,7 @@ from .configenv import csv, env_values
 from .configrules import base_url_problems, idp_leftover_problems, public_path_problems
 from .errors import ConfigError
 from .keysettings import normalised_keys
-from .masking import SECRET, SECRET_URL, redact
+from .masking import SECRET, SECRET_URL, redact, secrecy, shown_secret
 from .user import normalize_email
 
 __all__ = ["Settings"]
@@ -91,6 +91,15 @@ class Settings:
     header_email: str = "X-Remote-Email"
     header_name: str = "X-Remote-Name"
     header_attributes: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        """Every field, secrets masked by the mark on their field: a traceback with local
+        variables (Sentry, ``pytest --showlocals``) or a debug print never shows a key."""
+        shown = []
+        for f in fields(self):
+            kind, value = secrecy(f), getattr(self, f.name)
+            shown.append(f"{f.name}={(repr(shown_secret(kind, value)) if kind else repr(value))}")
+        return f"Settings({', '.join(shown)})"
 
     def __post_init__(self) -> None:
         problems: list[str] = []

@@ -7,7 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["SAMLUser", "compose", "normalize_email"]
+__all__ = ["XML_SPACE", "SAMLUser", "compose", "normalize_email"]
+
+#: the only characters trimmed around an address or a claim value: XML's white space. Unicode
+#: spaces (no-break, ideographic, line separator...) stay, so an address padded with them is no
+#: address at all rather than quietly the same as the unpadded one.
+XML_SPACE = " \t\r\n"
 
 
 @dataclass(frozen=True)
@@ -112,7 +117,7 @@ def normalize_email(email: str) -> str:
        in the same case (``É`` is not ``é``); punycode (``xn--...``) and Unicode
        spellings of a domain are different domains.
     """
-    return compose(email.strip()).translate(_ASCII_LOWER)
+    return compose(email.strip(XML_SPACE)).translate(_ASCII_LOWER)
 
 
 def compose(text: str) -> str:

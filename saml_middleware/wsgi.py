@@ -128,7 +128,7 @@ def _judge(environ: Environ) -> str | None:
         headers = list(scope.get("headers", []))
     else:
         pairs = (("content-length", "CONTENT_LENGTH"), ("transfer-encoding", "HTTP_TRANSFER_ENCODING"))
-        headers = [(k.encode(), str(environ[v]).encode("latin-1")) for k, v in pairs if environ.get(v)]
+        headers = [(k.encode(), _latin1(str(environ[v]))) for k, v in pairs if environ.get(v)]
     check_request(environ.get("REQUEST_METHOD"), headers)
     raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if raw:
@@ -136,7 +136,7 @@ def _judge(environ: Environ) -> str | None:
     elif isinstance(scope, dict) and scope.get("raw_path"):
         raw = scope["raw_path"].decode("latin-1")
     else:
-        raw = encoded_path((environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1"))
+        raw = encoded_path(_latin1(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")))
     canonical = canonical_path(raw, encoded_separators=True)
     if canonical != raw:
         full = unquote_to_bytes(canonical).decode("latin-1")
@@ -153,9 +153,19 @@ def _judge(environ: Environ) -> str | None:
     return decoded_path(canonical) if canonical != raw else _path(environ)
 
 
+def _latin1(text: str) -> bytes:
+    """The bytes behind a WSGI string (PEP 3333: latin-1); UTF-8 for a server that decoded them."""
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8")
+
+
 def _path(environ: Environ) -> str:
-    raw = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-    return raw.encode("latin-1").decode("utf-8", "replace") or "/"
+    return (
+        _latin1(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).decode("utf-8", "replace")
+        or "/"
+    )
 
 
 def _respond(start_response: StartResponse, response: HTTPResponse) -> list[bytes]:

@@ -20,7 +20,7 @@ from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
 from ..pages import document
-from ..user import SAMLUser
+from ..user import SAMLUser, normalize_email
 
 __all__ = ["demo_app", "listen_or_explain"]
 
@@ -52,7 +52,7 @@ async def _home(request: Request, admin: str = "") -> HTMLResponse:
 
 def _setup_link(email: str, admin: str) -> str:
     """The setup page for the demo admin; who that is, for everyone else."""
-    if admin and email.casefold() == admin.casefold():
+    if admin and normalize_email(email) == normalize_email(admin):  # the rule the setup page uses
         return '<a href="/saml/setup">/saml/setup</a>: what to give the IdP, and the effective settings'
     if admin:
         return f"Sign in as <strong>{escape(admin)}</strong> (the demo admin) to see /saml/setup."

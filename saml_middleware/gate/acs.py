@@ -54,7 +54,7 @@ def log_refusal(what: str, exc: ResponseRejected, ref: str, idp: str, *, with_em
     if with_email:
         email, extra["saml_email"] = f" email={exc.email or '-'}", exc.email
     logger.warning(
-        "SAML %s refused reason=%s ref=%s idp=%s%s detail=%s",
+        "SAML %s refused reason=%s ref=%s idp=%s%s detail=%r",
         what,
         exc.reason,
         ref,

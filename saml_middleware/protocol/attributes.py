@@ -20,6 +20,7 @@ from collections.abc import Collection
 from lxml import etree
 
 from ..errors import ResponseRejected
+from ..user import XML_SPACE
 from .xml import q
 
 __all__ = ["read_attributes"]
@@ -30,7 +31,7 @@ _UNSPECIFIED = "urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified"
 def _text(el: etree._Element) -> str:
     """The whole text of ``el``, stripped (as ``identity.py`` reads the NameID): ``itertext``
     skips comments but keeps the text after them."""
-    return "".join(str(t) for t in el.itertext()).strip()
+    return "".join(str(t) for t in el.itertext()).strip(XML_SPACE)
 
 
 def read_attributes(assertion: etree._Element, identity_names: Collection[str]) -> dict[str, list[str]]:

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from lxml import etree
 
 from ..errors import ResponseRejected
-from ..user import SAMLUser, compose, normalize_email
+from ..user import XML_SPACE, SAMLUser, compose, normalize_email
 from .attributes import read_attributes
 from .xml import q
 
@@ -42,7 +42,7 @@ _EMAIL_CLAIMS = (
 def _text(el: etree._Element) -> str:
     # itertext skips comments but keeps the text after them, so
     # "ross@<!-- c -->example.com" reads as the whole address.
-    return "".join(str(t) for t in el.itertext()).strip()
+    return "".join(str(t) for t in el.itertext()).strip(XML_SPACE)
 
 
 class IdentityReader:
@@ -96,7 +96,7 @@ class IdentityReader:
         if self.allowed_domains and domain not in self.allowed_domains:
             raise ResponseRejected("domain_not_allowed", f"domain {domain!r} is not allowed", email=email)
         uid = self.user_id_attribute
-        if uid and not any(v.strip() for v in attributes.get(self.aliases.get(uid, uid), [])[:1]):
+        if uid and not any(v.strip(XML_SPACE) for v in attributes.get(self.aliases.get(uid, uid), [])[:1]):
             raise ResponseRejected(
                 "no_user_id", f"no {uid!r} attribute (SAML_USER_ID_ATTRIBUTE)", email=email
             )
@@ -128,7 +128,7 @@ class IdentityReader:
             claims = [v[0] for c in _EMAIL_CLAIMS if (v := attributes.get(c))]
             candidates = [*claims, name_id] if guest else [name_id, *claims]
         for value in candidates:
-            value = compose(value.strip())  # NFC, look-alike singletons such as the Kelvin sign kept
+            value = compose(value.strip(XML_SPACE))  # NFC, look-alike singletons such as the Kelvin sign kept
             if _EMAIL.match(value):
                 return value
         where = self.email_attribute or "NameID or the e-mail claims"

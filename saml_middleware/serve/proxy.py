@@ -41,8 +41,23 @@ logger = logging.getLogger("saml_middleware.proxy")  # the logger name is public
 HOP_BY_HOP = frozenset(
     ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"]
 )
-#: Set by the proxy alone: a client's are dropped (names compared after lower-casing, ``_`` -> ``-``).
-FORWARDING = frozenset(["forwarded", "x-real-ip", "host", "content-length"])
+#: Set by the proxy alone, or never: a client's are dropped (names compared after lower-casing and
+#: ``_`` -> ``-``). ``X-Original-URL``/``X-Rewrite-URL`` would let an IIS-style upstream route on a
+#: path other than the one judged; the client-address headers would let a client name its address.
+FORWARDING = frozenset(
+    [
+        "forwarded",
+        "x-real-ip",
+        "host",
+        "content-length",
+        "x-original-url",
+        "x-rewrite-url",
+        "x-original-uri",
+        "true-client-ip",
+        "x-client-ip",
+        "cf-connecting-ip",
+    ]
+)
 #: query characters passed as they are (anything else is percent-encoded)
 _QUERY_SAFE = "!$&'()*+,;=:@/?%-._~[]"
 

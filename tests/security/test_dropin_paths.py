@@ -243,3 +243,29 @@ def test_saml_auth_refuses_an_original_uri_it_would_not_judge(make_app, browser_
     assert call(app, b"/saml/auth", headers=[(b"x-original-uri", b"/public/x")])[0] == 401
     signed_in = [(b"x-original-uri", b"/public/../x"), *_cookie(browser)]
     assert call(app, b"/saml/auth", headers=signed_in)[0] == 202
+
+
+@pytest.mark.parametrize("flavour", ["wsgi-decoded-only"])
+def test_a_wsgi_server_that_decoded_the_path_itself_gets_no_server_error(make_app) -> None:
+    """PEP 3333 says PATH_INFO holds latin-1 text; a server that hands over decoded Unicode
+    (characters above U+00FF) must not turn a request into a 500."""
+    app, _seen = make_app(public_paths=("/public",))
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "SCRIPT_NAME": "",
+        "PATH_INFO": "/public/\u043a\u0430\u0442\u0430\u043b\u043e\u0433",  # already decoded by the server
+        "QUERY_STRING": "",
+        "SERVER_NAME": "app.test",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.input": io.BytesIO(b""),
+        "wsgi.url_scheme": "http",
+    }
+    status: list[str] = []
+    b"".join(app(environ, lambda s, h, e=None: status.append(s)))
+    assert status[0].startswith("200")  # public, served: judged as /public/каталог
+    environ["PATH_INFO"] = "/private/\u043a"
+    status.clear()
+    b"".join(app(environ, lambda s, h, e=None: status.append(s)))
+    assert status[0].startswith(("302", "401"))  # protected: a login, never a 500

@@ -130,6 +130,15 @@ def test_masked_settings_show_no_secret_value() -> None:
     assert shown["SAML_BASE_URL"] == "https://ops:***@app.example.com"
 
 
+def test_the_repr_of_settings_shows_no_secret_value() -> None:
+    """What a traceback with local variables (Sentry, pytest --showlocals) or a debug print shows."""
+    sample = {k: v for k, v in SAMPLE.items() if k not in ("idp_metadata", "idp_metadata_file")}
+    text = repr(Settings(**sample))
+    assert text.startswith("Settings(") and "sp_key_next='*** (1 set)'" in text
+    assert [s for s in NEVER_SHOWN if s in text] == []
+    assert "store_url='redis://cache-user:***@cache:6379/0'" in text
+
+
 def test_setup_page_over_http_shows_no_secret(
     adapter: str, clock: Clock, idp: DevIdP, browser_factory
 ) -> None:

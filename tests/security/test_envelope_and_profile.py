@@ -10,7 +10,8 @@ and signs it again with the IdP's key, so only the rule under test can refuse it
 - no ``AuthnStatement``, or several that disagree (``authn_statement``);
 - a NameID empty, blank, doubled, or missing with no e-mail claim (``name_id``);
 - an identity attribute sent twice, or one Name with two NameFormats (``duplicate_attribute``),
-  while Keycloak's one-element-per-role list is still one multi-valued attribute;
+  while Keycloak's one-element-per-role list is still one multi-valued attribute; an
+  ``Attribute`` without a ``Name`` (``malformed_response``);
 - confirmations of which none is a valid bearer;
 - ``InResponseTo``: bound to whichever of the Response and the bearer confirmation carries it,
   refused when they disagree (``in_response_to_conflict``) or when no login is pending.
@@ -90,6 +91,19 @@ def both_instants(value: str) -> Mutation:
     def mutate(root: etree._Element) -> None:
         root.set("IssueInstant", value)
         assertion_of(root).set("IssueInstant", value)
+
+    return mutate
+
+
+def rename_attribute(name: str, new_name: str | None) -> Mutation:
+    """The ``Attribute`` named ``name`` without a Name (``None``) or named ``new_name``."""
+
+    def mutate(root: etree._Element) -> None:
+        element = attribute(root, name)
+        if new_name is None:
+            del element.attrib["Name"]
+        else:
+            element.set("Name", new_name)
 
     return mutate
 
@@ -261,6 +275,9 @@ CASES: list[tuple[str, SignMode, Mutation, str]] = [
         friendly_names("mail", EMAIL_CLAIM, GROUPS),
         "duplicate_attribute",
     ),
+    # SAML core requires an Attribute's Name: a nameless value is nobody's claim
+    ("Attribute-without-Name", "both", rename_attribute(GROUPS, None), "malformed_response"),
+    ("Attribute-with-empty-Name", "both", rename_attribute(GROUPS, ""), "malformed_response"),
     # confirmations, none of them a valid bearer
     (
         "SubjectConfirmation-Method-missing",

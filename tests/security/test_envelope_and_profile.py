@@ -58,6 +58,7 @@ GROUPS = "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups"
 OBJECT_ID = "http://schemas.microsoft.com/identity/claims/objectidentifier"
 BASIC = "urn:oasis:names:tc:SAML:2.0:attrname-format:basic"
 URI = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"
+UNSPECIFIED = "urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified"
 SENDER_VOUCHES = "urn:oasis:names:tc:SAML:2.0:cm:sender-vouches"
 HOLDER_OF_KEY = "urn:oasis:names:tc:SAML:2.0:cm:holder-of-key"
 OTHER_REQUEST = "_someone-elses-request"
@@ -104,6 +105,20 @@ def rename_attribute(name: str, new_name: str | None) -> Mutation:
             del element.attrib["Name"]
         else:
             element.set("Name", new_name)
+
+    return mutate
+
+
+def groups_twice(first_format: str | None, second_format: str | None) -> Mutation:
+    """The groups attribute with ``first_format`` (``None``: no NameFormat), then a second
+    ``Attribute`` of the same Name with ``second_format``."""
+
+    def mutate(root: etree._Element) -> None:
+        existing = attribute(root, GROUPS)
+        existing.attrib.pop("NameFormat", None)
+        if first_format is not None:
+            existing.set("NameFormat", first_format)
+        repeat_attribute(GROUPS, "g2", name_format=second_format)(root)
 
     return mutate
 
@@ -269,6 +284,7 @@ CASES: list[tuple[str, SignMode, Mutation, str]] = [
         repeat_attribute(GROUPS, "g2", name_format=URI),
         "duplicate_attribute",
     ),
+    ("groups-basic-then-uri", "both", groups_twice(BASIC, URI), "duplicate_attribute"),
     (
         "FriendlyName-mail-on-two-claims",
         "both",
@@ -385,6 +401,31 @@ def test_keycloak_role_list_is_one_multivalued_attribute(flow: Flow) -> None:
     flow.accepted(flow.post(root))
     groups = flow.browser.get("/").json()["attributes"][GROUPS]
     assert groups[-1] == "second-group" and len(groups) == 2
+
+
+def test_no_name_format_is_the_unspecified_one(flow: Flow) -> None:
+    """Core 2.7.3.1: a missing NameFormat means ``unspecified``, so an Attribute without one and
+    one that names it are the same attribute, their values joined."""
+    root = flow.issue("both", mutate=groups_twice(None, UNSPECIFIED))
+    flow.accepted(flow.post(root))
+    groups = flow.browser.get("/").json()["attributes"][GROUPS]
+    assert groups[-1] == "g2" and len(groups) == 2
+
+
+def test_a_comment_inside_the_email_claim_cannot_cut_the_address(flow: Flow) -> None:
+    """No NameID: the e-mail claim names the user, its whole text read across an XML comment
+    (``b.simon@<!-- -->contoso.com`` is ``b.simon@contoso.com``, never a part of it)."""
+
+    def split_by_comment(root: etree._Element) -> None:
+        drop(name_id(root))
+        value = attribute(root, EMAIL_CLAIM)[0]
+        local, domain = EMAIL.split("@")
+        value.text = local + "@"
+        comment = etree.Comment(" an IdP's template ")
+        comment.tail = domain
+        value.append(comment)
+
+    flow.accepted(flow.post(flow.issue("both", mutate=split_by_comment)), email=EMAIL)
 
 
 def test_a_friendly_name_never_shadows_a_real_name(start_flow) -> None:

@@ -50,6 +50,9 @@ def main() -> int:
         print(f"no mutmut results under {args.dir}/: run `make mutation` first")
         return 1
     if args.sample:
+        if args.module not in by_module:
+            print(f"no module {args.module!r} in {args.dir}/: one of {', '.join(by_module)}")
+            return 2
         names = sorted(by_module[args.module])
         picked = random.Random(args.seed).sample(names, min(args.sample, len(names)))
         print("\n".join(sorted(picked)))

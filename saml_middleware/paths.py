@@ -192,7 +192,8 @@ def safe_return_path(value: str | None) -> str | None:
 
     Refuses absolute URLs and schemes (``https://evil``, ``javascript:``),
     protocol-relative ``//host``, backslash tricks (``/\\host``), control
-    characters, and the same hidden behind percent-encoding (``/%2F%2Fhost``).
+    characters, and the same hidden behind percent-encoding, however many times nested
+    (``/%2F%2Fhost``, ``/%25252F%25252Fhost``).
 
     >>> safe_return_path("/reports?q=1#top"), safe_return_path("//evil.example")
     ('/reports?q=1#top', None)
@@ -200,12 +201,13 @@ def safe_return_path(value: str | None) -> str | None:
     if not value or len(value) > 2048 or not value.startswith("/"):
         return None
     decoded = value
-    for _ in range(3):  # percent-encoding nested up to three times
+    while True:  # every layer of percent-encoding, however deep (each one is shorter)
         if _CONTROL.search(decoded) or decoded.startswith("//"):
             return None
-        decoded = unquote(decoded)
-    if _CONTROL.search(decoded) or decoded.startswith("//"):
-        return None
+        inner = unquote(decoded)
+        if inner == decoded:
+            break
+        decoded = inner
     # A Location header is ASCII: percent-encode anything else (existing escapes kept).
     return quote(value, safe="/?#&=;:@!$'()*+,%-._~[]")
 

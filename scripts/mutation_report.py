@@ -50,22 +50,29 @@ def main() -> int:
         print(f"no mutmut results under {args.dir}/: run `make mutation` first")
         return 1
     if args.sample:
+        if args.module not in by_module:
+            print(f"no module {args.module!r} in {args.dir}/: one of {', '.join(by_module)}")
+            return 2
         names = sorted(by_module[args.module])
         picked = random.Random(args.seed).sample(names, min(args.sample, len(names)))
         print("\n".join(sorted(picked)))
         return 0
-    print(f"{'module':<22}{'killed':>8}{'tested':>8}{'score':>8}{'not run':>9}")
+    print(f"{'module':<22}{'mutants':>8}{'killed':>8}{'tested':>8}{'score':>8}{'not run':>9}{'other':>7}")
     for module, codes in by_module.items():
         tested = [c for c in codes.values() if c in KILLED or c in SURVIVED]
         killed = sum(c in KILLED for c in tested)
         not_run = sum(c is None for c in codes.values())
+        # interrupted, skipped, suspicious, killed by a signal: neither killed nor survived, run again
+        other = {n: c for n, c in codes.items() if c is not None and c not in KILLED and c not in SURVIVED}
         score = f"{100 * killed / len(tested):.0f}%" if tested else "-"
-        print(f"{module:<22}{killed:>8}{len(tested):>8}{score:>8}{not_run:>9}")
+        print(f"{module:<22}{len(codes):>8}{killed:>8}{len(tested):>8}{score:>8}{not_run:>9}{len(other):>7}")
         if args.survivors:
             for name, code in sorted(codes.items()):
                 if code in SURVIVED:
                     what = "survived" if code == 0 else "no tests" if code in (5, 33) else "timeout"
                     print(f"    {what}: {name}")
+                elif name in other:
+                    print(f"    exit code {code}, run it again: {name}")
     return 0
 
 

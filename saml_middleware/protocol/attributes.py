@@ -10,7 +10,9 @@ one multi-valued attribute and their values are joined, in document order. Refus
   ``SAML_EMAIL_ATTRIBUTE``, ``SAML_USER_ID_ATTRIBUTE``): which element would win?
 - a FriendlyName shared by attributes of different Names, when it is such an identity name.
 
-A FriendlyName is an extra key only where no attribute has that Name.
+A FriendlyName is an extra key only where no attribute has that Name. An ``Attribute`` without
+a ``Name`` (or with an empty one), which core 2.7.3.1 does not allow, is refused
+(``malformed_response``) rather than filed under some made-up name.
 """
 
 from __future__ import annotations
@@ -38,14 +40,17 @@ def read_attributes(assertion: etree._Element, identity_names: Collection[str]) 
     """``Name -> values`` (and ``FriendlyName -> values``) of every AttributeStatement.
 
     :param identity_names: attribute names whose single value decides who the user is.
-    :raises ResponseRejected: ``duplicate_attribute``, see the module docstring.
+    :raises ResponseRejected: ``duplicate_attribute`` or ``malformed_response`` (an Attribute
+        without a Name), see the module docstring.
     """
     attributes: dict[str, list[str]] = {}
     formats: dict[str, str] = {}
     friendly: dict[str, set[str]] = {}
     path = f"{q('saml', 'AttributeStatement')}/{q('saml', 'Attribute')}"
     for attr in assertion.iterfind(path):
-        name = attr.get("Name", "")
+        name = attr.get("Name")
+        if not name:  # core 2.7.3.1: Name is required; a nameless value is nobody's claim
+            raise ResponseRejected("malformed_response", "an Attribute without a Name")
         name_format = attr.get("NameFormat") or _UNSPECIFIED
         values = [_text(v) for v in attr.findall(q("saml", "AttributeValue"))]
         if name in attributes:

@@ -209,6 +209,28 @@ def test_unsigned_or_wrongly_signed_metadata_is_refused_at_start(settings_factor
     assert load_idp(settings).entity_id == idp.entity_id
 
 
+@pytest.mark.parametrize("allow_sha1", [False, True])
+def test_metadata_signed_with_rsa_sha1_needs_saml_allow_sha1(
+    settings_factory, idp, served, allow_sha1
+) -> None:
+    """Metadata an older IdP still signs with RSA-SHA1 is refused at start as a weak algorithm, as
+    its responses would be; with ``SAML_ALLOW_SHA1`` the same metadata loads."""
+    from saml_middleware.gate.metadata_refresh import load_idp
+
+    root = etree.fromstring(idp.metadata_xml().lstrip(b"\xef\xbb\xbf"))
+    root.remove(root.find(f"{{{_DS}}}Signature"))
+    XmlSigner(idp.key_pem, idp.cert_pem).sign(root, algorithm="sha1")
+    served.body = b'<?xml version="1.0" encoding="utf-8"?>' + etree.tostring(root)
+    settings = settings_factory(
+        idp_metadata="", idp_metadata_url=served.url, idp_metadata_cert=(idp.cert_pem,), allow_sha1=allow_sha1
+    )
+    if allow_sha1:
+        assert load_idp(settings).entity_id == idp.entity_id
+    else:
+        with pytest.raises(ConfigError, match=r"the metadata signature does not verify: signature .*sha1"):
+            load_idp(settings)
+
+
 def test_metadata_cert_setting_takes_several_pems(idp, rekeyed_idp) -> None:
     from saml_middleware import Settings
 

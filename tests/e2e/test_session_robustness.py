@@ -111,6 +111,38 @@ def test_session_caches_survive_concurrent_threads(settings_factory) -> None:
     assert manager.load_header(b"saml_session=forged; theme=t000") is None
 
 
+@pytest.mark.parametrize("header_type", [str, bytes])
+def test_a_cached_header_another_request_drops_mid_refresh_is_still_served(
+    settings_factory, header_type: type
+) -> None:
+    """Two requests with the same ``Cookie`` header when its activity refresh falls due: the other
+    one empties the cache between this one's lookup and its clean-up (here, deterministically, at
+    the clock read in between). This request still gets its session and the refreshed cookie."""
+    settings = settings_factory(session_idle_timeout=7200, session_max_age=86400)
+    now = [START]
+    meddle = [False]
+
+    def clock() -> float:
+        if meddle[0]:
+            manager.forget_cached()  # what the concurrent request did
+        return now[0]
+
+    manager = CookieSessionManager(
+        settings, CookieCodec(settings.secret_key, audience=settings.sp_entity_id), clock=clock
+    )
+    _, set_cookie = manager.create(SAMLUser(email="a@contoso.com", name_id="a@contoso.com"))
+    text = set_cookie.split(";")[0] + "; theme=dark"
+    header = text if header_type is str else text.encode()
+    first = manager.load_header(header)
+    assert first is not None and first[1] is None and manager.cached_entries() >= 1  # remembered
+    now[0] = START + 61  # past touch_every (60 s): this request records activity
+    meddle[0] = True
+    again = manager.load_header(header)
+    assert again is not None and again[0].user.email == "a@contoso.com"
+    assert again[1] is not None and again[1].startswith(f"{manager.name}=")  # the refreshed cookie
+    assert again[0].seen == START + 61
+
+
 def test_server_sessions_count_their_id_cache(settings_factory, clock: Any) -> None:
     settings = settings_factory(session_store="server")
     codec = CookieCodec(settings.secret_key, audience=settings.sp_entity_id)

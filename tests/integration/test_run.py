@@ -88,12 +88,11 @@ def test_detect_interface() -> None:
         detect_interface(lambda: None)
 
 
-def test_run_refuses_an_app_that_is_already_wrapped(monkeypatch, capsys) -> None:
-    """examples/starlette_app.py wraps itself: `run` would put a second SAML layer in front."""
+def test_run_refuses_an_app_that_is_already_wrapped(capsys) -> None:
+    """An app that wraps itself (examples/starlette_app.py does): `run` would put a second SAML
+    layer in front of it, so it says what to do instead."""
     from saml_middleware.cli import main
 
-    monkeypatch.setenv("SAML_BASE_URL", "http://localhost:8000")
-    monkeypatch.setenv("SAML_SECRET_KEY", "a-secret-key-of-at-least-32-bytes!!")
-    assert main(["run", "examples.starlette_app:app"]) == 1
+    assert main(["run", "--factory", "tests.support.dropin_apps:already_wrapped_app"]) == 1
     err = capsys.readouterr().err
     assert "already wrapped by SAMLMiddleware" in err and "unwrapped app" in err

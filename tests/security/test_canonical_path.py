@@ -113,6 +113,7 @@ def test_any_text_is_canonical_or_refused_never_an_error(text: str) -> None:
         ("/caf%c3%a9", "/caf%C3%A9"),
         ('/a b"<>', "/a%20b%22%3C%3E"),
         ("/caf\xc3\xa9", "/caf%C3%A9"),  # raw UTF-8 bytes, as latin-1 text
+        ("/caf\u00e9/\u4e2d\u6587", "/caf%E9/%E4%B8%AD%E6%96%87"),  # text, not bytes: beyond latin-1 as UTF-8
         ("/static/app.js", "/static/app.js"),
         ("/.well-known/x", "/.well-known/x"),
         ("/a;b=1/c", "/a;b=1/c"),

@@ -269,3 +269,17 @@ def test_a_wsgi_server_that_decoded_the_path_itself_gets_no_server_error(make_ap
     status.clear()
     b"".join(app(environ, lambda s, h, e=None: status.append(s)))
     assert status[0].startswith(("302", "401"))  # protected: a login, never a 500
+
+
+def test_an_encoded_space_or_letter_is_an_ordinary_path_judged_decoded(make_app, call, adapter) -> None:
+    """``%20`` and UTF-8 escapes are neither control characters nor tricks: the path is served,
+    a public prefix written with a non-ASCII letter covers its encoded form, and the app sees the
+    decoded path (WSGI: its UTF-8 bytes as latin-1 text, as PEP 3333 has it)."""
+    app, seen = make_app(public_paths=("/café",))
+    for target, path in [(b"/caf%C3%A9/a%20b.pdf", "/café/a b.pdf"), (b"/caf%c3%a9", "/café")]:
+        assert call(app, target)[0] == 200, target
+        expected = path if adapter == "asgi" else path.encode().decode("latin-1")
+        assert seen.calls[-1]["path"] == expected and seen.calls[-1]["user"] is None
+    calls = len(seen.calls)
+    assert call(app, b"/caf%C3%A9x/a%20b")[0] == 401  # only the prefix and below are public
+    assert len(seen.calls) == calls  # challenged, the app never called

@@ -10,7 +10,8 @@ and signs it again with the IdP's key, so only the rule under test can refuse it
 - no ``AuthnStatement``, or several that disagree (``authn_statement``);
 - a NameID empty, blank, doubled, or missing with no e-mail claim (``name_id``);
 - an identity attribute sent twice, or one Name with two NameFormats (``duplicate_attribute``),
-  while Keycloak's one-element-per-role list is still one multi-valued attribute;
+  while Keycloak's one-element-per-role list is still one multi-valued attribute; an
+  ``Attribute`` without a ``Name`` (``malformed_response``);
 - confirmations of which none is a valid bearer;
 - ``InResponseTo``: bound to whichever of the Response and the bearer confirmation carries it,
   refused when they disagree (``in_response_to_conflict``) or when no login is pending.
@@ -57,6 +58,7 @@ GROUPS = "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups"
 OBJECT_ID = "http://schemas.microsoft.com/identity/claims/objectidentifier"
 BASIC = "urn:oasis:names:tc:SAML:2.0:attrname-format:basic"
 URI = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"
+UNSPECIFIED = "urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified"
 SENDER_VOUCHES = "urn:oasis:names:tc:SAML:2.0:cm:sender-vouches"
 HOLDER_OF_KEY = "urn:oasis:names:tc:SAML:2.0:cm:holder-of-key"
 OTHER_REQUEST = "_someone-elses-request"
@@ -90,6 +92,33 @@ def both_instants(value: str) -> Mutation:
     def mutate(root: etree._Element) -> None:
         root.set("IssueInstant", value)
         assertion_of(root).set("IssueInstant", value)
+
+    return mutate
+
+
+def rename_attribute(name: str, new_name: str | None) -> Mutation:
+    """The ``Attribute`` named ``name`` without a Name (``None``) or named ``new_name``."""
+
+    def mutate(root: etree._Element) -> None:
+        element = attribute(root, name)
+        if new_name is None:
+            del element.attrib["Name"]
+        else:
+            element.set("Name", new_name)
+
+    return mutate
+
+
+def groups_twice(first_format: str | None, second_format: str | None) -> Mutation:
+    """The groups attribute with ``first_format`` (``None``: no NameFormat), then a second
+    ``Attribute`` of the same Name with ``second_format``."""
+
+    def mutate(root: etree._Element) -> None:
+        existing = attribute(root, GROUPS)
+        existing.attrib.pop("NameFormat", None)
+        if first_format is not None:
+            existing.set("NameFormat", first_format)
+        repeat_attribute(GROUPS, "g2", name_format=second_format)(root)
 
     return mutate
 
@@ -255,12 +284,16 @@ CASES: list[tuple[str, SignMode, Mutation, str]] = [
         repeat_attribute(GROUPS, "g2", name_format=URI),
         "duplicate_attribute",
     ),
+    ("groups-basic-then-uri", "both", groups_twice(BASIC, URI), "duplicate_attribute"),
     (
         "FriendlyName-mail-on-two-claims",
         "both",
         friendly_names("mail", EMAIL_CLAIM, GROUPS),
         "duplicate_attribute",
     ),
+    # SAML core requires an Attribute's Name: a nameless value is nobody's claim
+    ("Attribute-without-Name", "both", rename_attribute(GROUPS, None), "malformed_response"),
+    ("Attribute-with-empty-Name", "both", rename_attribute(GROUPS, ""), "malformed_response"),
     # confirmations, none of them a valid bearer
     (
         "SubjectConfirmation-Method-missing",
@@ -368,6 +401,31 @@ def test_keycloak_role_list_is_one_multivalued_attribute(flow: Flow) -> None:
     flow.accepted(flow.post(root))
     groups = flow.browser.get("/").json()["attributes"][GROUPS]
     assert groups[-1] == "second-group" and len(groups) == 2
+
+
+def test_no_name_format_is_the_unspecified_one(flow: Flow) -> None:
+    """Core 2.7.3.1: a missing NameFormat means ``unspecified``, so an Attribute without one and
+    one that names it are the same attribute, their values joined."""
+    root = flow.issue("both", mutate=groups_twice(None, UNSPECIFIED))
+    flow.accepted(flow.post(root))
+    groups = flow.browser.get("/").json()["attributes"][GROUPS]
+    assert groups[-1] == "g2" and len(groups) == 2
+
+
+def test_a_comment_inside_the_email_claim_cannot_cut_the_address(flow: Flow) -> None:
+    """No NameID: the e-mail claim names the user, its whole text read across an XML comment
+    (``b.simon@<!-- -->contoso.com`` is ``b.simon@contoso.com``, never a part of it)."""
+
+    def split_by_comment(root: etree._Element) -> None:
+        drop(name_id(root))
+        value = attribute(root, EMAIL_CLAIM)[0]
+        local, domain = EMAIL.split("@")
+        value.text = local + "@"
+        comment = etree.Comment(" an IdP's template ")
+        comment.tail = domain
+        value.append(comment)
+
+    flow.accepted(flow.post(flow.issue("both", mutate=split_by_comment)), email=EMAIL)
 
 
 def test_a_friendly_name_never_shadows_a_real_name(start_flow) -> None:

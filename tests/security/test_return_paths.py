@@ -1,8 +1,8 @@
 """Return paths hidden under several layers of percent-encoding, their length, and public prefixes.
 
-A return path is decoded up to three times before it is judged, so ``//evil`` encoded three
-times is still ``//evil``; whatever the layers, after the login the browser is sent to a path on
-this site. Both adapters, a real login each time.
+A return path is decoded layer by layer until nothing is left to decode, and judged at every
+layer, so ``//evil`` encoded three, four or seven times is still ``//evil``; whatever the layers,
+after the login the browser is sent to a path on this site. Both adapters, a real login each time.
 """
 
 from __future__ import annotations
@@ -21,9 +21,15 @@ TRIPLE = [
     "/%252F%252Fevil.example",  # twice
     "/%2F%2Fevil.example",  # once
 ]
+DEEPER = [
+    "/%2525252F%2525252Fevil.example",  # //evil.example, encoded four times
+    "/%252525252525252F%252525252525252Fevil.example",  # seven times
+    "/%2525255Cevil.example",  # /\evil.example, four times
+    "/%252525250d%252525250aSet-Cookie:x",  # CR LF, five times
+]
 
 
-@pytest.mark.parametrize("evil", TRIPLE)
+@pytest.mark.parametrize("evil", TRIPLE + DEEPER)
 def test_encoded_return_path_through_saml_login_lands_on_the_default(
     start_flow: Callable[..., Flow], evil: str
 ) -> None:

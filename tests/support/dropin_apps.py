@@ -89,3 +89,11 @@ def path_wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -
     ).encode()
     start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
     return [body]
+
+
+def already_wrapped_app() -> Any:
+    """An app that wraps itself (as examples/starlette_app.py does), for `run --factory`."""
+    from saml_middleware import SAMLMiddleware, Settings
+
+    settings = Settings(base_url="http://localhost:8000", secret_key=("a-secret-key-of-at-least-32-bytes!!",))
+    return SAMLMiddleware(asgi_app, settings=settings)

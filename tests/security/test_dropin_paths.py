@@ -78,15 +78,13 @@ def _asgi(app: Any, method: str, target: bytes, headers: list[tuple[bytes, bytes
     return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
 
 
-def _wsgi(
-    app: Any, method: str, target: bytes, headers: list[tuple[bytes, bytes]], *, raw_uri: bool
-) -> tuple[int, bytes]:
-    path, _, query = target.partition(b"?")
-    environ: dict[str, Any] = {
+def _environ(method: str, path_info: str, query: str = "") -> dict[str, Any]:
+    """A WSGI environ as a server that gives ``PATH_INFO`` (and no raw target) makes it."""
+    return {
         "REQUEST_METHOD": method,
         "SCRIPT_NAME": "",
-        "PATH_INFO": unquote(path.decode("latin-1"), encoding="latin-1"),
-        "QUERY_STRING": query.decode("latin-1"),
+        "PATH_INFO": path_info,
+        "QUERY_STRING": query,
         "SERVER_NAME": "app.test",
         "SERVER_PORT": "80",
         "SERVER_PROTOCOL": "HTTP/1.1",
@@ -94,6 +92,13 @@ def _wsgi(
         "wsgi.input": io.BytesIO(b""),
         "wsgi.url_scheme": "http",
     }
+
+
+def _wsgi(
+    app: Any, method: str, target: bytes, headers: list[tuple[bytes, bytes]], *, raw_uri: bool
+) -> tuple[int, bytes]:
+    path, _, query = target.partition(b"?")
+    environ = _environ(method, unquote(path.decode("latin-1"), encoding="latin-1"), query.decode("latin-1"))
     if raw_uri:
         environ["RAW_URI"] = target.decode("latin-1")
     for name, value in headers:
@@ -250,18 +255,7 @@ def test_a_wsgi_server_that_decoded_the_path_itself_gets_no_server_error(make_ap
     """PEP 3333 says PATH_INFO holds latin-1 text; a server that hands over decoded Unicode
     (characters above U+00FF) must not turn a request into a 500."""
     app, _seen = make_app(public_paths=("/public",))
-    environ = {
-        "REQUEST_METHOD": "GET",
-        "SCRIPT_NAME": "",
-        "PATH_INFO": "/public/\u043a\u0430\u0442\u0430\u043b\u043e\u0433",  # already decoded by the server
-        "QUERY_STRING": "",
-        "SERVER_NAME": "app.test",
-        "SERVER_PORT": "80",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1",
-        "wsgi.input": io.BytesIO(b""),
-        "wsgi.url_scheme": "http",
-    }
+    environ = _environ("GET", "/public/\u043a\u0430\u0442\u0430\u043b\u043e\u0433")  # decoded by the server
     status: list[str] = []
     b"".join(app(environ, lambda s, h, e=None: status.append(s)))
     assert status[0].startswith("200")  # public, served: judged as /public/каталог

@@ -93,10 +93,13 @@ def _idp_metadata(config: IdPConfig) -> str:
     return str(entity_descriptor(config))
 
 
-def _login(
-    client: httpx.Client, server: Server, sp_cert: str, *, sign_response: bool
-) -> tuple[httpx.Response, str]:
-    """Start a login at ``/deep``; let pysaml2 answer it; post its response to the ACS."""
+def _answer(
+    client: httpx.Client, server: Server, sp_cert: str, identity: dict[str, list[str]], **signing: bool
+) -> tuple[dict[str, str], str, str]:
+    """Start a login at ``/deep`` in ``client``; let pysaml2 answer it, signed and encrypted.
+
+    :returns: the login's query (SAMLRequest, RelayState), the ACS URL, the response XML.
+    """
     start = client.get("/deep", headers=HTML)
     assert start.status_code == 302, start.text
     query = {k: v[0] for k, v in parse_qs(urlsplit(start.headers["location"]).query).items()}
@@ -104,22 +107,30 @@ def _login(
         warnings.simplefilter("ignore", CryptographyDeprecationWarning)
         request = server.parse_authn_request(query["SAMLRequest"], BINDING_HTTP_REDIRECT).message
         response = server.create_authn_response(
-            identity={"mail": [EMAIL], "givenName": ["B."], "sn": ["Simon"]},
+            identity=identity,
             in_response_to=request.id,
             destination=request.assertion_consumer_service_url,
             sp_entity_id=request.issuer.text,
             name_id=NameID(format=NAMEID_FORMAT_EMAILADDRESS, text=EMAIL),
             authn={"class_ref": "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"},
             sign_assertion=True,
-            sign_response=sign_response,
             encrypt_assertion=True,
             encrypt_cert_assertion=sp_cert,
             sign_alg=SIG_RSA_SHA256,
             digest_alg=DIGEST_SHA256,
+            **signing,
         )
-    xml = str(response)
+    return query, request.assertion_consumer_service_url, str(response)
+
+
+def _login(
+    client: httpx.Client, server: Server, sp_cert: str, *, sign_response: bool
+) -> tuple[httpx.Response, str]:
+    """Start a login at ``/deep``; let pysaml2 answer it; post its response to the ACS."""
+    identity = {"mail": [EMAIL], "givenName": ["B."], "sn": ["Simon"]}
+    query, acs, xml = _answer(client, server, sp_cert, identity, sign_response=sign_response)
     form = {"SAMLResponse": base64.b64encode(xml.encode()).decode(), "RelayState": query["RelayState"]}
-    return client.post(urlsplit(request.assertion_consumer_service_url).path, data=form), xml
+    return client.post(urlsplit(acs).path, data=form), xml
 
 
 @pytest.mark.parametrize("sign_response", [False, True], ids=["assertion signed", "both signed"])
@@ -168,26 +179,7 @@ def test_pysaml2_response_swapped_between_logins_is_refused(
     clients.extend([victim, attacker])
     server = Server(config=idp_config(victim.get("/saml/metadata").text))
     assert attacker.get("/", headers=HTML).status_code == 302  # the attacker's own login cookie
-    start = victim.get("/deep", headers=HTML)
-    query = {k: v[0] for k, v in parse_qs(urlsplit(start.headers["location"]).query).items()}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
-        request = server.parse_authn_request(query["SAMLRequest"], BINDING_HTTP_REDIRECT).message
-        xml = str(
-            server.create_authn_response(
-                identity={"mail": [EMAIL]},
-                in_response_to=request.id,
-                destination=request.assertion_consumer_service_url,
-                sp_entity_id=request.issuer.text,
-                name_id=NameID(format=NAMEID_FORMAT_EMAILADDRESS, text=EMAIL),
-                authn={"class_ref": "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"},
-                sign_assertion=True,
-                encrypt_assertion=True,
-                encrypt_cert_assertion=cert,
-                sign_alg=SIG_RSA_SHA256,
-                digest_alg=DIGEST_SHA256,
-            )
-        )
+    query, _, xml = _answer(victim, server, cert, {"mail": [EMAIL]})
     refused = attacker.post(
         "/saml/acs",
         data={"SAMLResponse": base64.b64encode(xml.encode()).decode(), "RelayState": query["RelayState"]},

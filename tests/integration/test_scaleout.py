@@ -6,6 +6,7 @@ Nothing is sticky: any step of a login may land on either instance.
 from __future__ import annotations
 
 import base64
+import ssl
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -112,9 +113,12 @@ def test_logout_on_b_ends_the_session_on_a(cluster: Cluster, browser) -> None:
 def test_hundreds_of_concurrent_logins_across_both_instances_each_succeed_once(cluster: Cluster) -> None:
     servers = [cluster.a, cluster.b]
     emails = [u.email for u in cluster.idp.users]
+    # one TLS context for every client: 24 threads each loading the CA store at once (httpx makes
+    # a context per client, even for http://) crashed OpenSSL with SIGABRT once in five runs
+    tls = ssl.create_default_context()
 
     def login(i: int) -> tuple[int, int, str | None, int]:
-        with httpx.Client(timeout=30) as client:
+        with httpx.Client(timeout=30, verify=tls) as client:
             start, finish, check = servers[i % 2], servers[(i // 2) % 2], servers[(i // 4) % 2]
             saml_request, relay = start_login(client, start.url, f"/item/{i}")
             form = idp_answer(cluster.idp, saml_request, relay, emails[i % len(emails)])
@@ -122,7 +126,9 @@ def test_hundreds_of_concurrent_logins_across_both_instances_each_succeed_once(c
             done = finish_login(client, finish.url, form)
             me = client.get(check.url + "/", headers=HTML)
             user = me.json()["user"] if me.status_code == 200 else None
-        with httpx.Client(timeout=30, cookies=cookies) as replayer:  # the same response again, elsewhere
+        with httpx.Client(
+            timeout=30, cookies=cookies, verify=tls
+        ) as replayer:  # the same response again, elsewhere
             again = finish_login(replayer, servers[(i + 1) % 2].url, form)
         return done.status_code, me.status_code, user, again.status_code
 

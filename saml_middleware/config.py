@@ -23,7 +23,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .configenv import csv, env_values
-from .configrules import base_url_problems, idp_leftover_problems, public_path_problems
+from .configrules import (
+    base_url_problems,
+    connection_problems,
+    idp_leftover_problems,
+    public_path_problems,
+)
 from .errors import ConfigError
 from .keysettings import normalised_keys
 from .masking import SECRET, SECRET_URL, redact, secrecy, shown_secret
@@ -91,6 +96,16 @@ class Settings:
     header_email: str = "X-Remote-Email"
     header_name: str = "X-Remote-Name"
     header_attributes: tuple[str, ...] = ()
+    # -- many tenants (connections/) ------------------------------------
+    connections: str = field(default="", metadata=SECRET_URL)
+    connection_routing: tuple[str, ...] = ("host", "domain", "path")
+    connections_refresh: int = 5
+    setup_link_ttl: int = 86400
+    # -- access rules (access/) -----------------------------------------
+    allowed_groups: tuple[str, ...] = ()
+    allowed_roles: tuple[str, ...] = ()
+    access_rules: str = ""
+    authn_request_binding: str = "auto"
 
     def __repr__(self) -> str:
         """Every field, secrets masked by the mark on their field: a traceback with local
@@ -118,7 +133,16 @@ class Settings:
         set_(self, "base_url", base)
         problems.extend(base_url_problems(base))
 
-        for name in ("secret_key", "public_paths", "allowed_domains", "admin_emails", "header_attributes"):
+        for name in (
+            "secret_key",
+            "public_paths",
+            "allowed_domains",
+            "admin_emails",
+            "header_attributes",
+            "connection_routing",
+            "allowed_groups",
+            "allowed_roles",
+        ):
             if isinstance(getattr(self, name), str):  # Settings(public_paths="/static") means one item
                 set_(self, name, csv(getattr(self, name)))
         if not self.secret_key:
@@ -172,6 +196,8 @@ class Settings:
             "max_body",
             "idp_metadata_refresh",
             "response_max_age",
+            "connections_refresh",
+            "setup_link_ttl",
         ):
             if getattr(self, name) <= 0:
                 problems.append(f"SAML_{name.upper()} must be a positive number of seconds/bytes")
@@ -179,6 +205,12 @@ class Settings:
             problems.append("SAML_CLOCK_SKEW must not be negative")
         if not self.default_redirect.startswith("/") or self.default_redirect.startswith("//"):
             problems.append("SAML_DEFAULT_REDIRECT must be a path on this site, e.g. /")
+        problems.extend(connection_problems(self.connections, self.connection_routing))
+        if self.authn_request_binding not in ("auto", "redirect", "post"):
+            problems.append(
+                "SAML_AUTHN_REQUEST_BINDING must be auto, redirect or post, "
+                f"got {self.authn_request_binding!r}"
+            )
         problems.extend(public_path_problems(self.public_paths))
         set_(self, "public_paths", tuple("/" + p.lstrip("/") for p in self.public_paths))
         # compared as identities: NFC + A-Z lower-cased only, never casefold (user.normalize_email)

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 __all__ = [
     "TARGET_ENV",
     "base_url_problems",
+    "connection_problems",
     "idp_leftover_problems",
     "public_path_problems",
     "public_path_warnings",
@@ -97,3 +98,30 @@ def idp_leftover_problems(slo_url: str, metadata_cert: Sequence[str]) -> list[st
         "SAML_IDP_METADATA_FILE, or SAML_IDP_SSO_URL + SAML_IDP_ENTITY_ID + SAML_IDP_CERT"
         for name in given
     ]
+
+
+#: ways a login finds its connection (``SAML_CONNECTION_ROUTING``), tried in the order given
+ROUTINGS = ("host", "domain", "path")
+
+
+def connection_problems(connections: str, routing: Sequence[str]) -> list[str]:
+    """``SAML_CONNECTIONS`` names a registry kind; ``SAML_CONNECTION_ROUTING`` lists known ways.
+
+    >>> connection_problems("sqlite:///var/lib/app/connections.db", ("host", "domain"))
+    []
+    >>> connection_problems("connections.json", ("host",))[0][:40]
+    'SAML_CONNECTIONS must be sqlite:///PATH,'
+    """
+    problems = []
+    if connections and ":" not in connections:
+        problems.append(
+            "SAML_CONNECTIONS must be sqlite:///PATH, a SQLAlchemy URL (postgresql://...), "
+            "file:PATH (JSON) or python:module:function"
+        )
+    unknown = [r for r in routing if r not in ROUTINGS]
+    if unknown or not routing:
+        problems.append(
+            "SAML_CONNECTION_ROUTING is a comma-separated list of host, domain, path; "
+            f"got {','.join(routing)!r}"
+        )
+    return problems

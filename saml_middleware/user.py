@@ -31,6 +31,12 @@ class SAMLUser:
         local attributes of the directory record.
     :param session_index: the IdP's SessionIndex, for single logout.
     :param name_id_format: the NameID's ``Format``, repeated in a LogoutRequest.
+    :param connection: with ``SAML_CONNECTIONS``, the id of the connection (customer IdP
+        set-up) the user signed in through; ``""`` in single-IdP mode.
+    :param tenant: the tenant the app knows that connection by (default its id); ``""``
+        in single-IdP mode.
+    :param authn_instant: when the IdP authenticated the user (epoch seconds, the
+        assertion's ``AuthnInstant``), for ``max_auth_age`` step-up rules; ``None`` if unknown.
 
     >>> user = SAMLUser("b.simon@contoso.com", "b.simon@contoso.com", "B. Simon")
     >>> user.is_authenticated, user.identity
@@ -44,6 +50,9 @@ class SAMLUser:
     session_index: str | None = None
     issuer: str = ""
     name_id_format: str = ""
+    connection: str = ""
+    tenant: str = ""
+    authn_instant: float | None = None
 
     @property
     def is_authenticated(self) -> bool:
@@ -68,6 +77,9 @@ class SAMLUser:
             "session_index": self.session_index,
             "issuer": self.issuer,
             "name_id_format": self.name_id_format,
+            "connection": self.connection,
+            "tenant": self.tenant,
+            "authn_instant": self.authn_instant,
         }
 
     @classmethod
@@ -80,7 +92,14 @@ class SAMLUser:
             session_index=data.get("session_index"),
             issuer=str(data.get("issuer", "")),
             name_id_format=str(data.get("name_id_format") or ""),
+            connection=str(data.get("connection") or ""),
+            tenant=str(data.get("tenant") or ""),
+            authn_instant=_instant(data.get("authn_instant")),
         )
+
+
+def _instant(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 #: A-Z to a-z and nothing else: the only case folding identities ever get.

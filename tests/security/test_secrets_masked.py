@@ -43,6 +43,7 @@ NEVER_SHOWN = [
     "base-pw-1",
     "sso-sig-1",
     "slo-auth-1",
+    "pg-pass-8f2",
     # the middle line of each private key's PEM body
     SP_KEY.splitlines()[len(SP_KEY.splitlines()) // 2],
     NEXT_KEY.splitlines()[len(NEXT_KEY.splitlines()) // 2],
@@ -95,6 +96,14 @@ SAMPLE: dict[str, Any] = {
     "header_email": "X-Remote-Email",
     "header_name": "X-Remote-Name",
     "header_attributes": ("team",),
+    "connections": "postgresql://saml:pg-pass-8f2@db.internal/connections",
+    "connection_routing": ("host", "domain"),
+    "connections_refresh": 5,
+    "setup_link_ttl": 3600,
+    "allowed_groups": ("Finance-Admins",),
+    "allowed_roles": ("Admin",),
+    "access_rules": "/etc/app/access.toml",
+    "authn_request_binding": "post",
 }
 _SECRET_NAME = re.compile(r"(^|_)(key|token|secret|password|passwd|credentials?)(_|$)")
 _URL_CREDENTIAL = re.compile(r"://[^/@\s]*:[^/@\s]+@|[?&][^=&]*(token|sig|auth|pass|key|secret)[^=&]*=", re.I)

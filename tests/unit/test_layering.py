@@ -18,7 +18,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "saml_middleware"
 #: the top-level modules that are the public face; every other top-level module is a leaf
 PUBLIC_FACE = {"__init__", "asgi", "wsgi"}
-#: leaves <- stores <- protocol <- sessions, users <- ops <- gate <- asgi/wsgi <- serve <- cli.
+#: leaves <- stores <- protocol <- sessions, users, connections <- ops <- gate <- asgi/wsgi <- serve <- cli.
 #: stores sit below protocol: the SP records consumed IDs in a stores.ReplayCache and
 #: stores import nothing from protocol.
 RANK = {
@@ -27,6 +27,7 @@ RANK = {
     "protocol": 2,
     "sessions": 3,
     "users": 3,
+    "connections": 3,
     "ops": 4,
     "gate": 5,
     "public": 6,

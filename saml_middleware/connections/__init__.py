@@ -1,0 +1,27 @@
+"""Many tenants: one deployment, one *connection* (IdP set-up) per customer organisation.
+
+* ``model``: the :class:`Connection` record.
+* ``registry``: where connections live (:class:`ConnectionRegistry`, memory default).
+* ``index``: finding one by id, host or e-mail domain (:class:`ConnectionLookup`).
+* ``derive``: a connection's own ``Settings`` (:func:`settings_for`).
+
+Without ``SAML_CONNECTIONS`` none of this is used: the env IdP is the only connection.
+"""
+
+from .derive import connection_prefix, settings_for
+from .index import ConnectionIndex, ConnectionLookup
+from .model import OVERRIDABLE, Connection
+from .registry import ConnectionRegistry, DomainTaken, MemoryRegistry, ReadOnlyRegistry
+
+__all__ = [
+    "OVERRIDABLE",
+    "Connection",
+    "ConnectionIndex",
+    "ConnectionLookup",
+    "ConnectionRegistry",
+    "DomainTaken",
+    "MemoryRegistry",
+    "ReadOnlyRegistry",
+    "connection_prefix",
+    "settings_for",
+]

@@ -68,8 +68,12 @@ class SAMLUser:
         return values[0] if values else default
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready copy (used by sessions and ``saml-middleware verify``)."""
-        return {
+        """A JSON-ready copy (used by sessions and ``saml-middleware verify``).
+
+        ``connection``, ``tenant`` and ``authn_instant`` appear only when set, so single-IdP
+        output (and cookie size) is what it was before connections existed.
+        """
+        out: dict[str, Any] = {
             "email": self.email,
             "name_id": self.name_id,
             "display_name": self.display_name,
@@ -77,10 +81,13 @@ class SAMLUser:
             "session_index": self.session_index,
             "issuer": self.issuer,
             "name_id_format": self.name_id_format,
-            "connection": self.connection,
-            "tenant": self.tenant,
-            "authn_instant": self.authn_instant,
         }
+        if self.connection:
+            out["connection"] = self.connection
+            out["tenant"] = self.tenant
+        if self.authn_instant is not None:
+            out["authn_instant"] = self.authn_instant
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SAMLUser:

@@ -33,6 +33,7 @@ from ..connections.safefetch import fetch_public_metadata
 from ..connections.setuplink import SetupLinkRefused, check_setup_token
 from ..errors import ConfigError
 from ..http import HTTPRequest, HTTPResponse
+from ..masking import redact
 from ..ops.audit import AuditEvent, emit
 from ..protocol.metadata import IdPInfo
 from ..protocol.sp import sp_metadata_xml
@@ -163,7 +164,15 @@ class ConnectionSetup:
                 response.headers.append(("allow", allowed[0]))
                 return response
             return setup_error_page(404, "There is nothing here.")
-        return handler()
+        try:
+            return handler()
+        except ConfigError as exc:  # a stored record this deployment cannot use (edited elsewhere)
+            logger.warning("SAML setup page: connection %s unusable: %s", connection_id, exc)
+            return setup_error_page(
+                409,
+                "This connection's stored set-up cannot be used; ask the application's operator: "
+                + "; ".join(redact(p) for p in exc.problems),
+            )
 
     # -- the link and the page -----------------------------------------------
     def _open_link(self, connection_id: str, token: str, now: float, request: HTTPRequest) -> HTTPResponse:
@@ -183,14 +192,12 @@ class ConnectionSetup:
         self, connection: Connection, session: AdminSession, *, notice: str = "", error: str = ""
     ) -> SetupView:
         idp: IdPInfo | None = None
-        try:
-            settings = settings_for(self.settings, connection)
-            if connection.idp_configured and not connection.idp_metadata_url:  # no fetch to show a page
+        settings = settings_for(self.settings, connection)
+        if connection.idp_configured and not connection.idp_metadata_url:  # no fetch to show a page
+            try:
                 idp = load_idp(settings, fetch=False)
-        except ConfigError:
-            settings = settings_for(
-                self.settings, replace(connection, idp_metadata="", idp_sso_url="", idp_cert=())
-            )
+            except ConfigError as exc:
+                error = error or "The saved identity provider cannot be used: " + "; ".join(exc.problems)
         return SetupView(settings, connection, idp, self.cookies.csrf_token(session), notice, error)
 
     def _page(self, connection: Connection, session: AdminSession, *, notice: str = "") -> HTTPResponse:

@@ -115,8 +115,9 @@ def _claims(s: Settings, connection: Connection) -> str:
         email = f"the claim {s.email_attribute} holding the user's e-mail address"
     else:
         email = (
-            "Entra's default claims do: the emailaddress claim (user.mail). If your users' "
-            "user.userprincipalname is not their e-mail, keep the emailaddress claim on user.mail"
+            "the Unique User Identifier (Name ID) when it is an e-mail address, else the emailaddress "
+            "claim (user.mail). Entra's default Name ID is user.userprincipalname: if that is not your "
+            "users' e-mail address, change the Unique User Identifier to user.mail"
         )
     rows = [("E-mail address", email)]
     if connection.domains:
@@ -200,12 +201,13 @@ def render_setup_page(view: SetupView) -> bytes:
         f'enctype="multipart/form-data">{_hidden(view, source="xml")}'
         "<label>Federation Metadata XML file (at most 2 MB) <input type=file name=metadata_file "
         'accept=".xml,application/xml,text/xml" required></label><button>Upload</button></form></fieldset>'
-        f'<fieldset><legend>Set up by hand</legend><form method=post action="{action}/idp">'
-        + _hidden(view, source="manual")
+        f'<fieldset><legend>Set up by hand</legend><form method=post action="{action}/idp" '
+        f'enctype="multipart/form-data">{_hidden(view, source="manual")}'
         + "<label>Login URL <input type=url name=sso_url required></label>"
         "<label>Microsoft Entra Identifier <input type=text name=idp_entity_id required></label>"
-        "<label>Certificate (Base64): the text of the downloaded .cer file <textarea name=certificate "
-        "required></textarea></label><button>Save</button></form></fieldset>"
+        "<label>Certificate (Base64): the downloaded .cer file <input type=file name=certificate_file "
+        'accept=".cer,.pem,.crt"></label><label>or its text, pasted <textarea name=certificate>'
+        "</textarea></label><button>Save</button></form></fieldset>"
         "<h2>5. Users and groups</h2><p>In Entra, assign the users or groups who may use this application "
         "(Users and groups, Add user/group).</p>"
         "<h2>6. Test sign-in</h2><p>Signs you in through your identity provider and shows what it sent "

@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import pytest
 
+from saml_middleware.connections import Connection, MemoryRegistry
 from saml_middleware.devidp import DevIdP, generate_keypair
 
 from ..support.harness import APP, Clock
@@ -171,5 +172,37 @@ def test_the_setting_allows_a_loopback_metadata_url(idp: DevIdP, clock: Clock) -
         )
         assert refused.status_code == 400
         assert "loopback" not in refused.text and "cannot fetch from 127.0.0.1" in refused.text
+    finally:
+        site.close()
+
+
+def test_certificate_given_as_the_downloaded_cer_file(asgi_site: SetupSite, idp: DevIdP) -> None:
+    page = asgi_site.open()
+    files = {
+        "certificate_file": (
+            "Acme SSO.cer",
+            idp.cert_pem.replace("\n", "\r\n").encode(),
+            "application/x-x509-ca-cert",
+        )
+    }
+    saved = asgi_site.post_idp(
+        files=files, csrf=csrf_of(page), source="manual", sso_url=idp.sso_url, idp_entity_id=idp.entity_id
+    )
+    assert saved.status_code == 303, saved.text
+    assert asgi_site.test_sign_in(csrf_of(page)).status_code == 200
+
+
+def test_a_stored_set_up_this_deployment_cannot_use_is_a_409_not_a_500(idp: DevIdP, clock: Clock) -> None:
+
+    broken = Connection(
+        "acme", idp_sso_url="https://idp.example/sso", idp_entity_id="e", idp_cert=("garbage",)
+    )
+    site = SetupSite("asgi", idp, clock, MemoryRegistry([broken]))
+    try:
+        url = site.link("acme")
+        opened = site.client.get(url.replace(APP, ""))
+        assert opened.status_code == 303
+        page = site.client.get("/saml/c/acme/setup")
+        assert page.status_code == 409 and "operator" in page.text
     finally:
         site.close()

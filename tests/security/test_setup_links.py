@@ -166,3 +166,32 @@ def test_a_test_response_is_not_a_session_and_cannot_be_replayed(site: SetupSite
     plain = site.client.post("/saml/c/acme/acs", data=fields)
     assert "Test sign-in" not in plain.text
     assert not any("saml_session" in c for c in plain.headers.get_list("set-cookie"))
+
+
+def test_unreadable_forms_get_a_clear_4xx_and_change_nothing(site: SetupSite) -> None:
+    csrf = csrf_of(site.open("acme"))
+    as_json = site.client.post("/saml/c/acme/setup/idp", json={"csrf": csrf, "source": "url"})
+    assert as_json.status_code == 415
+    twice = site.client.post("/saml/c/acme/setup/enable", content=f"csrf={csrf}&csrf={csrf}&enabled=true",
+                             headers={"content-type": "application/x-www-form-urlencoded"})  # fmt: skip
+    assert twice.status_code == 400 and "twice" in twice.text
+    latin1 = site.post_idp(files={"metadata_file": ("md.xml", "<x>é</x>".encode("latin-1"), "text/xml")},
+                           csrf=csrf, source="xml")  # fmt: skip
+    assert latin1.status_code == 400 and "UTF-8" in latin1.text
+    many = site.client.post("/saml/c/acme/setup/idp", data={f"f{i}": "x" for i in range(30)} | {"csrf": csrf})
+    assert many.status_code == 400
+    assert site.client.delete("/saml/c/acme/setup/idp").status_code == 405
+    assert site.client.get("/saml/c/acme/setup/nothing").status_code == 404
+    acme = site.registry.get("acme")
+    assert acme is not None and not acme.idp_configured and not acme.enabled
+
+
+def test_the_operator_setting_is_read_from_the_environment() -> None:
+    env = {"SAML_BASE_URL": APP, "SAML_SECRET_KEY": KEY, "SAML_SETUP_ALLOW_PRIVATE_METADATA": "true",
+           "SAML_SETUP_LINK_TTL": "600"}  # fmt: skip
+    settings = Settings.from_env(env)
+    assert settings.setup_allow_private_metadata is True and settings.setup_link_ttl == 600
+    assert (
+        Settings.from_env({**env, "SAML_SETUP_ALLOW_PRIVATE_METADATA": ""}).setup_allow_private_metadata
+        is False
+    )

@@ -123,8 +123,9 @@ class ConnectionSetup:
         return self._split(path) is not None
 
     def max_body_for(self, path: str) -> int | None:
-        """The body cap of ``path`` when it is a setup path (uploads), else ``None``."""
-        return self.max_body if self.handles(path) else None
+        """The body cap of ``path`` when it takes uploads (``setup/idp``), else ``None`` (the gate's)."""
+        split = self._split(path)
+        return self.max_body if split is not None and split[1] == "idp" else None
 
     def consume_test(self, request: HTTPRequest, resolve: Resolver | None = None) -> HTTPResponse | None:
         """For ``POST {PREFIX}/c/{id}/acs``: the result page of this browser's test sign-in, or
@@ -218,7 +219,7 @@ class ConnectionSetup:
         origin = request.headers.get("origin")
         if origin is not None and origin != self._origin:
             raise SetupInputError("this form was posted from another site", 403)
-        form = read_setup_form(request)
+        form = read_setup_form(request, self.max_body_for(request.path) or self.settings.max_body)
         if not self.cookies.csrf_ok(session, form.get("csrf")):
             raise SetupInputError(
                 "this form is out of date or was not sent from the setup page: reload it", 403

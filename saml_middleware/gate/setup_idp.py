@@ -53,15 +53,21 @@ class SetupInputError(Exception):
         self.status = status
 
 
-def read_setup_form(request: HTTPRequest) -> dict[str, str]:
+def read_setup_form(request: HTTPRequest, cap: int = FORM_CAP) -> dict[str, str]:
     """The fields of a posted setup form, each at most once; uploaded files as UTF-8 text.
 
-    :raises SetupInputError: 413 over :data:`FORM_CAP` / :data:`UPLOAD_CAP`, 415 for another
+    :param cap: the largest body accepted (what the adapter was asked to read for this path).
+    :raises SetupInputError: 413 over ``cap`` / :data:`UPLOAD_CAP`, 415 for another
         media type, 400 for anything unreadable.
     """
     declared = request.headers.get("content-length", "")
-    if len(request.body) > FORM_CAP or (declared.isdigit() and int(declared) > FORM_CAP):
-        raise SetupInputError(f"the upload is larger than {UPLOAD_CAP // (1024 * 1024)} MB", 413)
+    if len(request.body) > cap or (declared.isdigit() and int(declared) > cap):
+        what = (
+            f"the upload is larger than {UPLOAD_CAP // (1024 * 1024)} MB"
+            if cap >= UPLOAD_CAP
+            else "the form is too large"
+        )
+        raise SetupInputError(what, 413)
     content_type = request.headers.get("content-type", "")
     if media_type(content_type) == "multipart/form-data":
         return _multipart(content_type, request.body)

@@ -195,3 +195,14 @@ def test_the_operator_setting_is_read_from_the_environment() -> None:
         Settings.from_env({**env, "SAML_SETUP_ALLOW_PRIVATE_METADATA": ""}).setup_allow_private_metadata
         is False
     )
+
+
+def test_only_the_upload_form_takes_a_large_body(site: SetupSite) -> None:
+    csrf = csrf_of(site.open("acme"))
+    padding = "x" * (300 * 1024)  # over SAML_MAX_BODY (256 KiB), far under the upload cap
+    form = {"csrf": csrf, "enabled": "true", "pad": padding}
+    big = site.client.post("/saml/c/acme/setup/enable", data=form)
+    assert big.status_code == 413 and "too large" in big.text
+    assert site.setup.max_body_for("/saml/c/acme/setup/enable") is None
+    assert site.setup.max_body_for("/saml/c/acme/setup/idp") == 2 * 1024 * 1024 + 64 * 1024
+    assert site.registry.get("acme").enabled is False  # type: ignore[union-attr]

@@ -46,10 +46,10 @@ def setup_link_command(args: argparse.Namespace, *, clock: Callable[[], float] =
     if opener is None:
         return report("this build cannot open SAML_CONNECTIONS registries yet")
     try:
-        registry: ConnectionRegistry = opener(settings)
-    except ConfigError as exc:
+        registry: ConnectionRegistry = opener(settings.connections)
+        return print_setup_link(settings, registry, args.id, now=clock())
+    except ConfigError as exc:  # cannot be opened or reached (the message masks the password)
         return report(exc)
-    return print_setup_link(settings, registry, args.id, now=clock())
 
 
 def add_setup_link_command(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -168,11 +168,11 @@ class ConnectionSetup:
         try:
             return handler()
         except ConfigError as exc:  # a stored record this deployment cannot use (edited elsewhere)
-            logger.warning("SAML setup page: connection %s unusable: %s", connection_id, exc)
+            problems = "; ".join(redact(p) for p in exc.problems)
+            logger.warning("SAML setup page: connection %r unusable: %r", connection_id, problems)
             return setup_error_page(
                 409,
-                "This connection's stored set-up cannot be used; ask the application's operator: "
-                + "; ".join(redact(p) for p in exc.problems),
+                f"This connection's stored set-up cannot be used; ask the application's operator: {problems}",
             )
 
     # -- the link and the page -----------------------------------------------
@@ -180,7 +180,7 @@ class ConnectionSetup:
         try:
             expires = check_setup_token(self.settings, token, connection_id, now=now)
         except SetupLinkRefused as exc:
-            logger.warning("SAML setup link refused connection=%s reason=%s", connection_id, exc.reason)
+            logger.warning("SAML setup link refused connection=%r reason=%s", connection_id, exc.reason)
             return setup_error_page(403, exc.message.capitalize() + ".")
         if self.registry.get(connection_id) is None:
             return setup_error_page(404, "This connection no longer exists.")

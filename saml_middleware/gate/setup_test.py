@@ -126,7 +126,7 @@ class SetupTest:
         except ResponseRejected as exc:
             self.audit(connection_id, f"test sign-in refused: {exc.reason}", request)
             logger.warning(
-                "SAML setup test sign-in refused connection=%s reason=%s detail=%r",
+                "SAML setup test sign-in refused connection=%r reason=%s detail=%r",
                 connection_id,
                 exc.reason,
                 exc.detail,

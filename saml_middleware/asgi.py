@@ -124,7 +124,7 @@ class SAMLMiddleware:
     async def _endpoint(self, gate: Gate, scope: Scope, receive: Receive, send: Send) -> None:
         body = b""
         if scope["method"] == "POST":
-            body = await _read_body(scope, receive, self.settings.max_body)
+            body = await _read_body(scope, receive, gate.max_body_for(scope["path"]))
         request = _request(scope, body)
         response = await anyio.to_thread.run_sync(gate.handle_endpoint, request, _resolve_on_loop)
         await send_response(send, response)

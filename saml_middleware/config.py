@@ -101,6 +101,8 @@ class Settings:
     connection_routing: tuple[str, ...] = ("host", "domain", "path")
     connections_refresh: int = 5
     setup_link_ttl: int = 86400
+    #: let a setup page fetch IdP metadata from loopback/private addresses (an IdP on the LAN)
+    setup_allow_private_metadata: bool = False
     # -- access rules (access/) -----------------------------------------
     allowed_groups: tuple[str, ...] = ()
     allowed_roles: tuple[str, ...] = ()

@@ -98,7 +98,7 @@ class SAMLWSGIMiddleware:
         body = b""
         method = environ.get("REQUEST_METHOD", "GET")
         declared = headers.get("content-length", "")
-        cap = self.settings.max_body
+        cap = self.gate.max_body_for(path) if self.gate is not None else self.settings.max_body
         if read_body and method == "POST" and declared.isdigit() and int(declared) <= cap:
             body = environ["wsgi.input"].read(int(declared))
         return HTTPRequest(

@@ -26,6 +26,7 @@ from ..serve.runner import add_server_options, proxy_command, run_command
 from .demo import demo_app, listen_or_explain
 from .report import load_settings, report, warn
 from .sessions import add_sessions_command
+from .setuplink import add_setup_link_command
 
 __all__ = ["main"]
 
@@ -279,6 +280,8 @@ def _parser() -> argparse.ArgumentParser:
     add_server_options(proxy)
     proxy.set_defaults(func=proxy_command)
     add_sessions_command(sub)
+    connections = sub.add_parser("connections", help="many tenants: one connection per customer IdP")
+    add_setup_link_command(connections.add_subparsers(dest="action", required=True))
     return parser
 
 

@@ -27,7 +27,15 @@ from ..users.base import UserDirectory
 from .metadata_refresh import MetadataRefresher
 from .pending import PENDING_AGE, RELAY_KEY, PendingCookies
 
-__all__ = ["LOGIN_COOKIE_AGE", "RELAY_KEY", "AssertionConsumer", "Resolver", "log_refusal", "run_here"]
+__all__ = [
+    "LOGIN_COOKIE_AGE",
+    "RELAY_KEY",
+    "AssertionConsumer",
+    "Resolver",
+    "log_refusal",
+    "read_acs_form",
+    "run_here",
+]
 
 logger = logging.getLogger("saml_middleware")
 T = TypeVar("T")
@@ -63,6 +71,28 @@ def log_refusal(what: str, exc: ResponseRejected, ref: str, idp: str, *, with_em
         exc.detail,
         extra=extra,
     )
+
+
+def read_acs_form(s: Settings, request: HTTPRequest) -> tuple[str | None, dict[str, list[str]]]:
+    """The transport checks of the ACS: ``(RelayState or None, form fields)`` of a posted response.
+
+    :raises ResponseRejected: method, size, media type, encoding or fields refused.
+    """
+    if request.method != "POST":
+        raise ResponseRejected("method_not_allowed", f"{request.method} on the ACS")
+    declared = request.headers.get("content-length", "")
+    if len(request.body) > s.max_body or (declared.isdigit() and int(declared) > s.max_body):
+        raise ResponseRejected("too_large", f"body over {s.max_body} bytes")
+    try:
+        form = query_fields(form_text(request.headers.get("content-type", ""), request.body), max_fields=20)
+    except FormError as exc:
+        if exc.problem == "content_type":
+            raise ResponseRejected("unsupported_media_type", str(exc)) from None
+        raise ResponseRejected("bad_encoding", "the form body is not URL-encoded ASCII") from None
+    if len(form.get("SAMLResponse", [])) != 1:
+        raise ResponseRejected("missing_response", "expected exactly one SAMLResponse field")
+    relays = form.get("RelayState", [])
+    return (relays[0] if len(relays) == 1 else None), form
 
 
 class AssertionConsumer:
@@ -171,24 +201,7 @@ class AssertionConsumer:
         return result
 
     def _read_form(self, request: HTTPRequest) -> tuple[str | None, dict[str, list[str]]]:
-        s = self.settings
-        if request.method != "POST":
-            raise ResponseRejected("method_not_allowed", f"{request.method} on the ACS")
-        declared = request.headers.get("content-length", "")
-        if len(request.body) > s.max_body or (declared.isdigit() and int(declared) > s.max_body):
-            raise ResponseRejected("too_large", f"body over {s.max_body} bytes")
-        try:
-            form = query_fields(
-                form_text(request.headers.get("content-type", ""), request.body), max_fields=20
-            )
-        except FormError as exc:
-            if exc.problem == "content_type":
-                raise ResponseRejected("unsupported_media_type", str(exc)) from None
-            raise ResponseRejected("bad_encoding", "the form body is not URL-encoded ASCII") from None
-        if len(form.get("SAMLResponse", [])) != 1:
-            raise ResponseRejected("missing_response", "expected exactly one SAMLResponse field")
-        relays = form.get("RelayState", [])
-        return (relays[0] if len(relays) == 1 else None), form
+        return read_acs_form(self.settings, request)
 
     def _refuse(
         self, exc: ResponseRejected, ref: str, request: HTTPRequest, relay: str | None, *, log: bool = True

@@ -158,6 +158,10 @@ class Gate:
     def is_endpoint(self, path: str) -> bool:
         return path.startswith(self._prefix_slash) or path in self._routes
 
+    def max_body_for(self, path: str) -> int:
+        """The largest request body the adapters read for endpoint ``path`` (``SAML_MAX_BODY``)."""
+        return self.settings.max_body
+
     def is_public(self, path: str) -> bool:
         return bool(self._public) and is_public(path, self._public)
 

@@ -6,11 +6,13 @@ WARNING); the message *is* the JSON document, so any handler that writes
 the record as a dict attribute ``saml_audit``.
 
 Fields, always present (``null`` when unknown): ``time`` (ISO 8601, UTC),
-``event`` (``login``, ``refusal``, ``logout``, ``revocation``), ``email``,
+``event`` (``login``, ``refusal``, ``logout``, ``revocation``, ``setup``), ``email``,
 ``idp`` (the IdP entity ID), ``reason`` (a code of
 :data:`~saml_middleware.errors.REASONS`), ``ref`` (the reference id the
-browser was shown), ``client`` (the client address as the server saw it) and
-``user_agent``.
+browser was shown), ``client`` (the client address as the server saw it),
+``user_agent``; and, only when set, ``connection`` (with ``SAML_CONNECTIONS``: the
+connection concerned) and ``change`` (``setup`` events: what a setup page changed or
+did, never a secret).
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from datetime import datetime, timezone
 __all__ = ["EVENTS", "AuditEvent", "audit_logger", "emit"]
 
 #: The ``event`` values.
-EVENTS = ("login", "refusal", "logout", "revocation")
+EVENTS = ("login", "refusal", "logout", "revocation", "setup")
+#: fields written only when set (the single-IdP records keep their shape)
+_OPTIONAL = ("connection", "change")
 audit_logger = logging.getLogger("saml_middleware.audit")  # the logger name is public: keep it
 
 
@@ -44,12 +48,15 @@ class AuditEvent:
     client: str | None = None
     user_agent: str | None = None
     duration: float | None = None
+    connection: str | None = None
+    change: str | None = None
 
     def to_dict(self) -> dict[str, str | None]:
         """The documented fields in a fixed order, ``time`` as ISO 8601 UTC."""
         when = datetime.fromtimestamp(self.time, timezone.utc).isoformat(timespec="milliseconds")
         data: dict[str, str | None] = {"time": when.replace("+00:00", "Z")}
-        data.update((k, v) for k, v in asdict(self).items() if k not in ("time", "duration"))
+        data.update((k, v) for k, v in asdict(self).items() if k not in ("time", "duration", *_OPTIONAL))
+        data.update((k, getattr(self, k)) for k in _OPTIONAL if getattr(self, k) is not None)
         return data
 
     def to_json(self) -> str:

@@ -100,6 +100,7 @@ SAMPLE: dict[str, Any] = {
     "connection_routing": ("host", "domain"),
     "connections_refresh": 5,
     "setup_link_ttl": 3600,
+    "setup_allow_private_metadata": False,
     "allowed_groups": ("Finance-Admins",),
     "allowed_roles": ("Admin",),
     "access_rules": "/etc/app/access.toml",

@@ -10,7 +10,8 @@ Fields, always present (``null`` when unknown): ``time`` (ISO 8601, UTC),
 ``idp`` (the IdP entity ID), ``reason`` (a code of
 :data:`~saml_middleware.errors.REASONS`), ``ref`` (the reference id the
 browser was shown), ``client`` (the client address as the server saw it) and
-``user_agent``.
+``user_agent``. With connections (``SAML_CONNECTIONS``) a ``connection`` field follows:
+the id of the connection (customer IdP set-up) the event happened on.
 """
 
 from __future__ import annotations
@@ -44,12 +45,15 @@ class AuditEvent:
     client: str | None = None
     user_agent: str | None = None
     duration: float | None = None
+    connection: str | None = None
 
     def to_dict(self) -> dict[str, str | None]:
         """The documented fields in a fixed order, ``time`` as ISO 8601 UTC."""
         when = datetime.fromtimestamp(self.time, timezone.utc).isoformat(timespec="milliseconds")
         data: dict[str, str | None] = {"time": when.replace("+00:00", "Z")}
-        data.update((k, v) for k, v in asdict(self).items() if k not in ("time", "duration"))
+        data.update((k, v) for k, v in asdict(self).items() if k not in ("time", "duration", "connection"))
+        if self.connection is not None:  # with connections only: single-IdP lines are unchanged
+            data["connection"] = self.connection
         return data
 
     def to_json(self) -> str:

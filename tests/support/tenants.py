@@ -46,6 +46,7 @@ TENANT_B = "22222222-2222-4222-8222-222222222222"
 FABRIKAM_USERS = (
     DevUser("kim@fabrikam.com", given_name="Kim", surname="Akers"),
     DevUser("b.simon@contoso.com", given_name="Fake", surname="Simon"),
+    DevUser("lee@fabrikam.com", given_name="Lee", surname="Gu"),
 )
 
 

@@ -21,23 +21,28 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from saml_middleware import SAMLUser, Settings
-from saml_middleware.devidp import DevIdP
 
-# -- the package's internals (the only place the benchmarks name them) ----------------
+# -- the package's internals (the only place the benchmarks name them; and the dev IdP) --
+from saml_middleware.connections import Connection, ConnectionIndex
+from saml_middleware.devidp import DevIdP
 from saml_middleware.gate import Gate
 from saml_middleware.gate.metadata_refresh import load_idp
+from saml_middleware.gate.tenants import TenantGate
 from saml_middleware.http import HTTPRequest, HTTPResponse
 from saml_middleware.protocol.sp import ServiceProvider
 from saml_middleware.sessions.cookie import CookieSessionManager
 from saml_middleware.stores import MemoryReplayCache
 
 __all__ = [
+    "Connection",
+    "ConnectionIndex",
     "CookieSessionManager",
     "Gate",
     "HTTPRequest",
     "HTTPResponse",
     "MemoryReplayCache",
     "ServiceProvider",
+    "TenantGate",
     "load_idp",
 ]
 

@@ -165,7 +165,8 @@ def test_global_logout_signs_out_through_the_sessions_connection(
     assert browser.get("/").status_code == 200
     out = browser.app.post("/saml/logout")
     assert out.status_code == 303  # on to single logout at Contoso's IdP, not Fabrikam's
-    assert out.headers["location"].startswith(f"{tenants.idp_a.base_url}/") and "SAMLRequest=" in out.headers["location"]
+    location = out.headers["location"]
+    assert location.startswith(f"{tenants.idp_a.base_url}/") and "SAMLRequest=" in location
     assert browser.get("/").status_code == 302
     assert browser.app.get("/saml/logout").status_code == 200  # nothing left to end
 

@@ -14,7 +14,7 @@ from ..config import Settings
 from ..connections import ConnectionLookup
 from ..errors import ConfigError, StoreUnavailable
 from ..http import HTTPRequest, HTTPResponse
-from ..sessions import Session
+from ..sessions import Session, SessionManager
 from ..user import SAMLUser
 from .acs import Resolver, run_here
 from .identity_headers import IdentityHeaders
@@ -29,6 +29,8 @@ class RequestGate(Protocol):
     configured: bool
     authenticate_blocks: bool
     identity_headers: IdentityHeaders
+    #: the session manager (one for the whole site)
+    sessions: SessionManager
 
     def is_endpoint(self, path: str) -> bool: ...
 

@@ -122,7 +122,11 @@ def test_fastapi_me_returns_the_user_as_json(open_example: OpenExample) -> None:
         "session_index",
         "issuer",
         "name_id_format",
+        "connection",  # SAMLUser fields since connections (empty in single-IdP mode)
+        "tenant",
+        "authn_instant",
     }
+    assert (user["connection"], user["tenant"]) == ("", "")
     assert browser.get("/").json() == {"message": "Hello, B.Simon", "me": "/me"}
 
 

@@ -21,23 +21,30 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from saml_middleware import SAMLUser, Settings
-from saml_middleware.devidp import DevIdP
 
-# -- the package's internals (the only place the benchmarks name them) ----------------
+# -- the package's internals (the only place the benchmarks name them; and the dev IdP) --
+from saml_middleware.connections import Connection, ConnectionIndex
+from saml_middleware.devidp import DevIdP
 from saml_middleware.gate import Gate
 from saml_middleware.gate.metadata_refresh import load_idp
+from saml_middleware.gate.surface import RequestGate
+from saml_middleware.gate.tenants import TenantGate
 from saml_middleware.http import HTTPRequest, HTTPResponse
 from saml_middleware.protocol.sp import ServiceProvider
 from saml_middleware.sessions.cookie import CookieSessionManager
 from saml_middleware.stores import MemoryReplayCache
 
 __all__ = [
+    "Connection",
+    "ConnectionIndex",
     "CookieSessionManager",
     "Gate",
     "HTTPRequest",
     "HTTPResponse",
     "MemoryReplayCache",
+    "RequestGate",
     "ServiceProvider",
+    "TenantGate",
     "load_idp",
 ]
 
@@ -122,7 +129,7 @@ def session_cookie(set_cookie_headers: Iterable[str]) -> str:
     raise SystemExit("no session cookie was set")
 
 
-def fresh_cookie(gate: Gate) -> str:
+def fresh_cookie(gate: RequestGate) -> str:
     """A just-created session cookie ``name=value`` (so no activity refresh falls in a measurement)."""
     user = SAMLUser(USER, USER, "B.Simon", {"role": ["reader"], "groups": ["a", "b"]})
     return gate.sessions.create(user)[1].split(";")[0]

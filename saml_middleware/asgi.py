@@ -15,9 +15,10 @@ import anyio.to_thread
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
 
 from .config import Settings
+from .connections import ConnectionLookup
 from .errors import StoreUnavailable
 from .framing import check_request
-from .gate import Gate
+from .gate.surface import RequestGate, open_gate
 from .http import HTTPRequest, HTTPResponse
 from .paths import BadPath, canonical_path, decoded_path, encoded_path, has_encoded_separator, log_refusal
 from .types import ASGIApp, Message, Receive, Scope, Send
@@ -44,8 +45,12 @@ class SAMLMiddleware:
     :param app: the ASGI application to protect (Starlette, FastAPI, Quart...).
     :param settings: the configuration; read from ``SAML_*`` environment
         variables when omitted.
+    :param connections: many tenants: where connections are looked up (e.g. a
+        :class:`~saml_middleware.connections.ConnectionIndex`); from ``SAML_CONNECTIONS`` when
+        that is set; without either, the single IdP of ``SAML_IDP_*``.
     :param gate_options: passed to :class:`~saml_middleware.gate.Gate`
-        (``directory=``, ``idp=``, ``replay=``, ``clock=``, ``token=``).
+        (``directory=``, ``idp=``, ``replay=``, ``clock=``, ``token=``), or with connections to
+        :class:`~saml_middleware.gate.tenants.TenantGate` (``setup=``, ``pool_size=`` ...).
 
     .. code-block:: python
 
@@ -54,22 +59,41 @@ class SAMLMiddleware:
 
     The wrapped app sees ``scope["user"]`` (a :class:`SAMLUser`),
     ``scope["auth"]`` (``AuthCredentials(["authenticated"])``) and
-    ``scope["saml.logout_url"]``. Unauthenticated WebSockets are closed with 1008 (1013
+    ``scope["saml.logout_url"]``; with connections the user's ``connection`` and ``tenant``
+    are set. Unauthenticated WebSockets are closed with 1008 (1013
     while no IdP is configured yet).
 
     .. warning:: with ``SAML_ENABLED=false`` every request passes through
        untouched and ``scope["user"]`` is not set.
     """
 
-    def __init__(self, app: ASGIApp, settings: Settings | None = None, **gate_options: Any) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: Settings | None = None,
+        *,
+        connections: ConnectionLookup | None = None,
+        **gate_options: Any,
+    ) -> None:
         self.app = app
         self.settings = settings if settings is not None else Settings.from_env()
-        self.gate = Gate(self.settings, **gate_options) if self.settings.enabled else None
+        self.gate: RequestGate | None = (
+            open_gate(self.settings, connections, **gate_options) if self.settings.enabled else None
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         gate = self.gate
         kind = scope["type"]
         if gate is None or kind not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        cookie = host = None
+        for name, value in scope["headers"]:
+            if name == b"cookie":
+                cookie = value if cookie is None else cookie  # bytes: the session cache knows it undecoded
+            elif name == b"host":
+                host = value.decode("latin-1")
+        if gate.passes_through(host):  # a disabled connection's host: as SAML_ENABLED=false
             await self.app(scope, receive, send)
             return
         try:
@@ -84,16 +108,11 @@ class SAMLMiddleware:
         if kind == "http" and path is not None and gate.is_endpoint(path):
             await self._endpoint(gate, scope, receive, send)
             return
-        cookie = None
-        for name, value in scope["headers"]:
-            if name == b"cookie":
-                cookie = value  # bytes: the session cache knows a header it has seen undecoded
-                break
         try:
             if gate.authenticate_blocks and cookie is not None:
-                found = await anyio.to_thread.run_sync(gate.session, cookie)
+                found = await anyio.to_thread.run_sync(gate.session, cookie, host)
             else:
-                found = gate.session(cookie)
+                found = gate.session(cookie, host)
         except StoreUnavailable as exc:
             if kind == "websocket":
                 await send({"type": "websocket.close", "code": 1013, "reason": "try again later"})
@@ -121,7 +140,7 @@ class SAMLMiddleware:
             response = await anyio.to_thread.run_sync(gate.challenge, _request(scope, b""))
             await send_response(send, response)
 
-    async def _endpoint(self, gate: Gate, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _endpoint(self, gate: RequestGate, scope: Scope, receive: Receive, send: Send) -> None:
         body = b""
         if scope["method"] == "POST":
             body = await _read_body(scope, receive, gate.max_body_for(scope["path"]))

@@ -8,9 +8,10 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from .config import Settings
+from .connections import ConnectionLookup
 from .errors import StoreUnavailable
 from .framing import check_request
-from .gate import Gate
+from .gate.surface import RequestGate, open_gate
 from .http import HTTPRequest, HTTPResponse
 from .paths import BadPath, canonical_path, decoded_path, encoded_path, has_encoded_separator, log_refusal
 
@@ -42,7 +43,9 @@ class SAMLWSGIMiddleware:
 
     :param app: the WSGI application to protect.
     :param settings: the configuration; from ``SAML_*`` variables when omitted.
-    :param gate_options: passed to :class:`~saml_middleware.gate.Gate`.
+    :param connections: many tenants: where connections are looked up (as for
+        :class:`~saml_middleware.SAMLMiddleware`).
+    :param gate_options: passed to :class:`~saml_middleware.gate.Gate` (or ``TenantGate``).
 
     .. code-block:: python
 
@@ -50,18 +53,28 @@ class SAMLWSGIMiddleware:
         application = SAMLWSGIMiddleware(application)
 
     The wrapped app sees ``environ["REMOTE_USER"]`` (the e-mail),
-    ``environ["saml.user"]`` (the :class:`SAMLUser`) and ``environ["saml.logout_url"]``.
+    ``environ["saml.user"]`` (the :class:`SAMLUser`) and ``environ["saml.logout_url"]``; with
+    connections also ``environ["saml.tenant"]`` (the user's tenant).
     """
 
-    def __init__(self, app: WSGIApp, settings: Settings | None = None, **gate_options: Any) -> None:
+    def __init__(
+        self,
+        app: WSGIApp,
+        settings: Settings | None = None,
+        *,
+        connections: ConnectionLookup | None = None,
+        **gate_options: Any,
+    ) -> None:
         self.app = app
         self.settings = settings if settings is not None else Settings.from_env()
-        self.gate = Gate(self.settings, **gate_options) if self.settings.enabled else None
+        self.gate: RequestGate | None = (
+            open_gate(self.settings, connections, **gate_options) if self.settings.enabled else None
+        )
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         gate = self.gate
-        if gate is None:
-            return self.app(environ, start_response)
+        if gate is None or gate.passes_through(environ.get("HTTP_HOST")):
+            return self.app(environ, start_response)  # a disabled connection's host: as SAML_ENABLED=false
         try:
             judged = _judge(environ)
         except BadPath as exc:
@@ -73,7 +86,7 @@ class SAMLWSGIMiddleware:
                 start_response, gate.handle_endpoint(self._request(environ, path, read_body=True))
             )
         try:
-            found = gate.session(environ.get("HTTP_COOKIE"))
+            found = gate.session(environ.get("HTTP_COOKIE"), environ.get("HTTP_HOST"))
         except StoreUnavailable as exc:
             return _respond(
                 start_response, gate.unavailable(self._request(environ, path, read_body=False), exc)
@@ -83,6 +96,8 @@ class SAMLWSGIMiddleware:
             environ["REMOTE_USER"] = session.user.email
             environ["saml.user"] = session.user
             environ["saml.logout_url"] = gate.logout_url(session)
+            if session.user.tenant:
+                environ["saml.tenant"] = session.user.tenant
             if refresh is not None:
                 return self.app(environ, _add_cookie(start_response, refresh))
             return self.app(environ, start_response)

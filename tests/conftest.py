@@ -32,6 +32,7 @@ from .support.harness import (
 from .support.needs import missing, unavailable
 from .support.redisserver import RedisServer
 from .support.servers import CLI, free_port, server
+from .support.tenants import IDP_A, IDP_B, TenantBrowser, Tenants, Visits, tenant_asgi_app, tenant_wsgi_app
 
 #: fixtures that start a real program: a test using one needs it (added to its ``needs`` marker)
 FIXTURE_NEEDS = {"redis_server": "redis-server"}
@@ -163,3 +164,50 @@ def dev_idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with server(args, f"http://127.0.0.1:{port}/", tmp / "log.txt"):
         banner = (tmp / "log.txt").read_text()
         yield next(w for w in banner.split() if w.endswith("federationmetadata.xml"))
+
+
+# -- many tenants (tests/support/tenants.py) --------------------------------------------------
+@pytest.fixture(scope="session")
+def second_idp_keys() -> tuple[str, str]:
+    """The key pair of a second customer's IdP (Fabrikam's tenant)."""
+    from saml_middleware.devidp import generate_keypair
+
+    return generate_keypair("second tenant IdP")
+
+
+@pytest.fixture
+def make_tenant_app(
+    adapter: str, clock: Clock, idp_keys: tuple[str, str], second_idp_keys: tuple[str, str]
+) -> Callable[..., tuple[Any, Visits, Tenants]]:
+    """``make_tenant_app(hosts=False, connections={}, **settings) -> (app, visits, tenants)``: the
+    current adapter over two connections (acme: contoso.com at IdP A; beta: fabrikam.com at IdP B)."""
+
+    def make(
+        *, hosts: bool = False, connections: dict[str, Any] | None = None, gate: dict[str, Any] | None = None,
+        **overrides: Any,
+    ) -> tuple[Any, Visits, Tenants]:  # fmt: skip
+        tenants = Tenants.make(idp_keys, second_idp_keys, clock, hosts=hosts, **(connections or {}))
+        settings = Settings(base_url=APP, secret_key=("test-secret-key-0123456789abcdef",), **overrides)
+        options: dict[str, Any] = {"clock": clock, "connections": tenants.lookup, **(gate or {})}
+        visits = Visits()
+        if adapter == "asgi":
+            return SAMLMiddleware(tenant_asgi_app(visits), settings=settings, **options), visits, tenants
+        return SAMLWSGIMiddleware(tenant_wsgi_app(visits), settings=settings, **options), visits, tenants
+
+    return make
+
+
+@pytest.fixture
+def tenant_browser(adapter: str, clients: list[httpx.Client]) -> Callable[[Any, Tenants], TenantBrowser]:
+    """``tenant_browser(app, tenants)``: a new browser (own cookie jar) for ``app`` and both IdPs."""
+
+    def make(app: Any, tenants: Tenants) -> TenantBrowser:
+        made = [
+            client_for(app, adapter),
+            asgi_client(tenants.idp_a.app, IDP_A),
+            asgi_client(tenants.idp_b.app, IDP_B),
+        ]
+        clients.extend(made)
+        return TenantBrowser(made[0], [(tenants.idp_a, made[1]), (tenants.idp_b, made[2])])
+
+    return make

@@ -14,11 +14,19 @@ unless the connection sets one (Entra refuses two apps with one Identifier in a 
 ('/saml/c/acme', 'https://app.example.com/saml/c/acme/acs', ('acme.com',))
 >>> s.sp_entity_id
 'https://app.example.com/saml/c/acme/metadata'
+
+Under ``host`` routing a connection with hosts gets its security URLs on its first host
+(the browser signs in there, so the session cookie is set there):
+
+>>> topdesk = Connection("globex", hosts=("globex.app.example.com",))
+>>> settings_for(base, topdesk).acs_url
+'https://globex.app.example.com/saml/c/globex/acs'
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from urllib.parse import urlsplit, urlunsplit
 
 from ..config import Settings
 from .model import Connection
@@ -34,17 +42,25 @@ def connection_prefix(base: Settings, connection_id: str) -> str:
 def settings_for(base: Settings, connection: Connection) -> Settings:
     """``base`` with ``connection``'s IdP, domains, endpoints, entity ID and per-IdP settings.
 
+    The security URLs (ACS, entity ID, redirects) come from ``SAML_BASE_URL``, or under
+    ``host`` routing from the connection's first configured host (same scheme): never from
+    a request's ``Host`` header.
+
     The deployment's ``SAML_IDP_*`` values never leak into a connection: each IdP field is
     the connection's own (empty when the connection has no IdP yet: "not configured").
 
     :raises ConfigError: the combination is invalid (e.g. a bad certificate).
     """
     prefix = connection_prefix(base, connection.id)
+    site = base.base_url
+    if connection.hosts and "host" in base.connection_routing:
+        site = urlunsplit(urlsplit(site)._replace(netloc=connection.hosts[0]))
     return replace(
         base,
+        base_url=site,
         path_prefix=prefix,
         acs_path=f"{prefix}/acs",
-        sp_entity_id=connection.sp_entity_id or f"{base.base_url}{prefix}/metadata",
+        sp_entity_id=connection.sp_entity_id or f"{site}{prefix}/metadata",
         idp_metadata_url=connection.idp_metadata_url,
         idp_metadata=connection.idp_metadata,
         idp_metadata_file="",

@@ -19,6 +19,7 @@ from ..config import Settings
 from ..errors import StoreUnavailable
 from ..http import HTTPRequest, HTTPResponse
 from ..ops.configcheck import log_startup_warnings
+from ..ops.metrics import Metrics
 from ..ops.operations import Operations
 from ..pages import page
 from ..paths import BadPath, canonical_path, is_public, safe_return_path
@@ -53,6 +54,7 @@ class Gate:
         from ``SAML_STORE_URL`` when omitted.
     :param clock: epoch seconds (tests freeze it).
     :param token: randomness: ``token(n)`` returns a url-safe string of n bytes.
+    :param sessions, metrics, connection: with connections (tenants.py): shared parts, the id.
     """
 
     def __init__(
@@ -65,6 +67,9 @@ class Gate:
         session_store: SessionStore | None = None,
         clock: Callable[[], float] = time.time,
         token: Callable[[int], str] = secrets.token_urlsafe,
+        sessions: SessionManager | None = None,
+        metrics: Metrics | None = None,
+        connection: str = "",
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -74,7 +79,8 @@ class Gate:
         #: ``False`` while no IdP is set: sign-in answers 503 ``sso_not_configured`` (notconfigured.py)
         self.configured = loaded.configured
         log_startup_warnings(settings, configured=self.configured)
-        if replay is None or (session_store is None and settings.session_store == "server"):
+        server = sessions is None and settings.session_store == "server"
+        if replay is None or (session_store is None and server):
             opened = open_stores(
                 settings.store_url,
                 namespace=settings.sp_entity_id,
@@ -97,7 +103,9 @@ class Gate:
         # bound to this SP: another app's cookie is refused even under the same secret
         self.codec = CookieCodec(settings.secret_key, audience=settings.sp_entity_id)
         self.sessions: SessionManager = (
-            ServerSessionManager(settings, self.codec, session_store, clock=clock, token=token)
+            sessions
+            if sessions is not None
+            else ServerSessionManager(settings, self.codec, session_store, clock=clock, token=token)
             if settings.session_store == "server" and session_store is not None
             else CookieSessionManager(settings, self.codec, clock=clock, token=token)
         )
@@ -115,6 +123,8 @@ class Gate:
             logout_url=lambda: settings.base_url + self.slo.path,  # {prefix}/sls, built below
             metadata_state=self._metadata_state,
             clock=clock,
+            metrics=metrics,
+            connection=connection,
         )
         self.acs = AssertionConsumer(
             settings, self.sp, self.directory, self.sessions, self.codec, token, events=self.ops
@@ -187,17 +197,22 @@ class Gate:
             found = self.sessions.load(cookies.get(self.sessions.name))
         return found[0].user if found is not None else None
 
-    def session(self, cookie_header_value: str | bytes | None) -> tuple[Session, str | None] | None:
+    def session(
+        self, cookie_header_value: str | bytes | None, host: str | None = None
+    ) -> tuple[Session, str | None] | None:
         """The session in a ``Cookie`` header, and a refreshed ``Set-Cookie`` when due.
 
         The per-request path: a header seen before costs a dictionary lookup.
 
         :param cookie_header_value: the whole header, ``bytes`` as ASGI servers give
-            it or ``str`` as WSGI servers do (neither needs decoding first).
+            it or ``str`` as WSGI servers do (neither needs decoding first). ``host``: with connections.
         :raises StoreUnavailable: server sessions only, when the store cannot be
             read; answer with :meth:`unavailable` (never treat the user as logged out).
         """
         return self.sessions.load_header(cookie_header_value)
+
+    def passes_through(self, host: str | None) -> bool:  # with connections: a disabled one's hosts
+        return False
 
     def logout_url(self, session: Session) -> str:
         return self._logout_prefix + session.logout_token

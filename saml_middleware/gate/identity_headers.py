@@ -15,7 +15,10 @@ from ..config import Settings
 from ..errors import ConfigError
 from ..user import SAMLUser
 
-__all__ = ["ATTRIBUTE_PREFIX", "IdentityHeaders"]
+__all__ = ["ATTRIBUTE_PREFIX", "TENANT_HEADER", "IdentityHeaders"]
+
+#: With connections (``SAML_CONNECTIONS``): the tenant of the user's connection (``SAMLUser.tenant``).
+TENANT_HEADER = "X-Remote-Tenant"
 
 #: Attributes chosen by ``SAML_HEADER_ATTRIBUTES`` travel as ``X-Remote-Attr-<Name>``.
 ATTRIBUTE_PREFIX = "X-Remote-Attr-"
@@ -75,12 +78,15 @@ class IdentityHeaders:
         self._reserved = frozenset(normal_name(n) for n in (self.user, self.email, self.name))
 
     def for_user(self, user: SAMLUser) -> list[tuple[str, str]]:
-        """The headers describing ``user`` (multi-valued attributes joined by ``, ``)."""
+        """The headers describing ``user`` (multi-valued attributes joined by ``, ``); with
+        connections also :data:`TENANT_HEADER`."""
         out = [
             (self.user, header_value(user.email)),
             (self.email, header_value(user.email)),
             (self.name, header_value(user.display_name)),
         ]
+        if user.tenant:
+            out.append((TENANT_HEADER, header_value(user.tenant)))
         for attribute, header in self.attributes:
             values = user.attributes.get(attribute)
             if values:

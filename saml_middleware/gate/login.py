@@ -9,7 +9,7 @@ named by the RelayState key (:mod:`.pending`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from ..config import Settings
 from ..http import HTTPRequest, HTTPResponse
@@ -50,8 +50,12 @@ class LoginStart:
         #: set by the gate with ``SAML_IDP_METADATA_URL``: refreshed first when due
         self.refresher: MetadataRefresher | None = None
 
-    def start(self, request: HTTPRequest, next_path: str) -> HTTPResponse:
-        """302 to the IdP; after the ACS, the browser lands on ``next_path``."""
+    def start(self, request: HTTPRequest, next_path: str, login_hint: str = "") -> HTTPResponse:
+        """302 to the IdP; after the ACS, the browser lands on ``next_path``.
+
+        :param login_hint: the e-mail typed on the sign-in page, passed to the IdP as the
+            ``login_hint`` query parameter (Entra pre-fills its sign-in with it).
+        """
         if self.refresher is not None:
             self.refresher.refresh_if_due()
         relay = self.token(18)
@@ -59,7 +63,10 @@ class LoginStart:
         value = self.codec.dump_login({"r": login.request_id, "n": next_path})
         # its own cookie (sent to the ACS only), the oldest pending logins beyond the bound expired
         cookies = self.pending.start(request.headers.get("cookie"), relay, value)
-        return HTTPResponse.redirect(302, login.url, *cookies)
+        url = login.url
+        if login_hint:
+            url += ("&" if "?" in url else "?") + urlencode({"login_hint": login_hint})
+        return HTTPResponse.redirect(302, url, *cookies)
 
     def __call__(self, request: HTTPRequest, resolve: Resolver) -> HTTPResponse:
         """``GET {prefix}/login?next=/path``."""

@@ -100,6 +100,10 @@ class Metrics:
             "saml_acs_duration_seconds", "Time spent handling a POST to the ACS",
             buckets=_BUCKETS, registry=self.registry,
         )  # fmt: skip
+        self.connection_logins = Counter(
+            "saml_connection_logins", "Logins at a connection's ACS by connection, result and reason code",
+            ["connection", "result", "reason"], registry=self.registry,
+        )  # fmt: skip
         self.logouts = Counter("saml_logouts", "Local logouts", registry=self.registry)
         self.store_errors = Counter(
             "saml_store_errors", "Replay cache / session store operations that failed", registry=self.registry
@@ -108,6 +112,9 @@ class Metrics:
 
     def record(self, event: AuditEvent) -> None:
         """Count one audited event."""
+        if event.event in ("login", "refusal") and event.connection:
+            result = "accepted" if event.event == "login" else "refused"
+            self.connection_logins.labels(event.connection, result, event.reason or "").inc()
         if event.event == "login":
             self.logins.labels("accepted", "").inc()
         elif event.event == "refusal":

@@ -51,6 +51,10 @@ class Operations:
     :param metadata_state: ``(last successful metadata load or None, refresh failures)``.
     :param clock: epoch seconds.
     :param timer: a monotonic clock for latencies.
+    :param metrics: metrics shared with other gates (one registry for every connection);
+        a registry of its own when omitted.
+    :param connection: the connection id (``""``: the single env IdP); audit records and the
+        ``saml_connection_logins`` metric carry it.
     """
 
     def __init__(
@@ -65,6 +69,8 @@ class Operations:
         metadata_state: Callable[[], tuple[float | None, int]] = lambda: (None, 0),
         clock: Callable[[], float] = time.time,
         timer: Callable[[], float] = time.perf_counter,
+        metrics: Metrics | None = None,
+        connection: str = "",
     ) -> None:
         self.settings = settings
         self.idp = idp
@@ -74,11 +80,16 @@ class Operations:
         self.clock = clock
         self.timer = timer
         self.refusals: deque[AuditEvent] = deque(maxlen=REFUSALS_KEPT)
-        self.metrics = Metrics(
-            certificates=self.certificates,
-            active_sessions=active_sessions,
-            clock=clock,
-            metadata_state=metadata_state,
+        self.connection = connection
+        self.metrics = (
+            metrics
+            if metrics is not None
+            else Metrics(
+                certificates=self.certificates,
+                active_sessions=active_sessions,
+                clock=clock,
+                metadata_state=metadata_state,
+            )
         )
         self.expiry = ExpiryWatch(self.certificates, clock)
         self.expiry.tick()  # warn at start-up, then once a day
@@ -111,6 +122,7 @@ class Operations:
                 client=request.client if request is not None else None,
                 user_agent=headers.get("user-agent"),
                 duration=None if started is None else max(self.timer() - started, 0.0),
+                connection=self.connection or None,
             )
         )
 

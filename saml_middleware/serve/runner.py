@@ -95,8 +95,13 @@ def detect_interface(app: Any) -> str:
     raise AppLoadError("cannot tell whether the app is ASGI or WSGI: pass --interface asgi or wsgi")
 
 
-def build_app(app: Any, interface: str = "auto", settings: Settings | None = None) -> ASGIApp:
-    """``app`` wrapped by the middleware, with access logs, as one ASGI app."""
+def build_app(
+    app: Any, interface: str = "auto", settings: Settings | None = None, **gate_options: Any
+) -> ASGIApp:
+    """``app`` wrapped by the middleware, with access logs, as one ASGI app.
+
+    :param gate_options: passed to the middleware (e.g. ``connections=`` a lookup).
+    """
     from ..wsgi import SAMLWSGIMiddleware
 
     if isinstance(app, (SAMLMiddleware, SAMLWSGIMiddleware)):
@@ -106,10 +111,10 @@ def build_app(app: Any, interface: str = "auto", settings: Settings | None = Non
         )
     kind = detect_interface(app) if interface == "auto" else interface
     if kind == "asgi":
-        return AccessLog(SAMLMiddleware(asgi_marker(app), settings=settings))
+        return AccessLog(SAMLMiddleware(asgi_marker(app), settings=settings, **gate_options))
     from a2wsgi import WSGIMiddleware
 
-    wrapped = SAMLWSGIMiddleware(wsgi_marker(app), settings=settings)
+    wrapped = SAMLWSGIMiddleware(wsgi_marker(app), settings=settings, **gate_options)
     return AccessLog(WSGIMiddleware(wrapped))  # type: ignore[arg-type]
 
 

@@ -51,8 +51,10 @@ class ServerSessionManager(CookieSessionManager):
     blocking = True
 
     def create(self, user: SAMLUser) -> tuple[Session, str]:
+        """With connections the session id starts with ``{connection}.``: store keys name it."""
         now = self.clock()
-        session = Session(self.token(24), user, now, now, self.token(16))
+        sid = f"{user.connection}.{self.token(24)}" if user.connection else self.token(24)
+        session = Session(sid, user, now, now, self.token(16))
         self._save(session, existing=False)
         header = cookie_header(
             self.name,

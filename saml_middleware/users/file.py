@@ -35,7 +35,10 @@ class FileDirectory:
     match case-insensitively (:func:`normalize_email`). With
     ``SAML_USER_ID_ATTRIBUTE`` (``user_id_attribute``) users are matched instead
     on that attribute's value, exactly, against the column named like the
-    setting (e.g. ``object_id``) or ``user_id``.
+    setting (e.g. ``object_id``) or ``user_id``. With connections (``SAML_CONNECTIONS``) a row
+    may have a ``tenant`` column/field: such a row only matches users of that tenant
+    (``SAMLUser.tenant``), so one address may have a row per tenant; a row without one
+    matches in every tenant.
 
     :param path: the ``.csv`` or ``.json`` file, read at once.
     :param clock: seconds, for throttling the modification check.
@@ -70,10 +73,14 @@ class FileDirectory:
     def lookup(self, user: SAMLUser) -> SAMLUser | None:
         self._refresh()
         if self._id_attribute:
-            record = self._records.get((user.first(self._id_attribute) or "").strip())
+            key = (user.first(self._id_attribute) or "").strip()
         else:
-            record = self._records.get(normalize_email(user.email))
-        return None if record is None else merge_record(user, record)
+            key = normalize_email(user.email)
+        records = self._records
+        record = (records.get(f"{user.tenant}\0{key}") if user.tenant else None) or records.get(key)
+        if record is None:
+            return None
+        return merge_record(user, {k: v for k, v in record.items() if k != "tenant"})
 
     def _signature(self) -> tuple[int, int] | None:
         try:
@@ -96,6 +103,9 @@ class FileDirectory:
         what = f"user id ({self._id_attribute} or user_id)" if self._id_attribute else "e-mail"
         for place, record in rows:
             key = self._key(record)
+            tenant = record.get("tenant")
+            if key and isinstance(tenant, str) and tenant.strip():
+                key = f"{tenant.strip()}\0{key}"  # matches that tenant's users only
             if not key:
                 problems.append(f"{self._where}: {place} has no {what}")
             elif key in seen:

@@ -56,13 +56,13 @@ class SQLDirectory:
             raise bad_setting("SAML_USER_QUERY is required with SAML_USERS=sql:... (a query using :email)")
         self._query: TextClause = sqlalchemy.text(query)
         params = set(self._query.compile().params)
-        allowed = {"email", "user_id"} if user_id_attribute else {"email"}
+        allowed = {"email", "user_id", "tenant"} if user_id_attribute else {"email", "tenant"}
         if params - allowed:
             hint = "" if user_id_attribute else " (:user_id needs SAML_USER_ID_ATTRIBUTE)"
             raise bad_setting(
                 f"SAML_USER_QUERY may only use {sorted(allowed)}, not {sorted(params - allowed)}{hint}"
             )
-        if not params & allowed:
+        if not params & (allowed - {"tenant"}):
             raise bad_setting("SAML_USER_QUERY must use the bind parameter :email, e.g. email = :email")
         self._params = params
         self._user_id_attribute = user_id_attribute
@@ -79,7 +79,11 @@ class SQLDirectory:
     def lookup(self, user: SAMLUser) -> SAMLUser | None:
         with self._engine.connect() as conn:
             email = normalize_email(user.email)
-            values = {"email": email, "user_id": user.first(self._user_id_attribute, "")}
+            values = {
+                "email": email,
+                "user_id": user.first(self._user_id_attribute, ""),
+                "tenant": user.tenant,
+            }
             row = conn.execute(self._query, {k: v for k, v in values.items() if k in self._params}).first()
         return None if row is None else merge_record(user, dict(row._mapping))
 

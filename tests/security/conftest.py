@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from saml_middleware import SAMLMiddleware, SAMLWSGIMiddleware
+from saml_middleware.connections import Connection, ConnectionIndex
 from saml_middleware.devidp import DevIdP
 from saml_middleware.stores import ReplayCache
 
@@ -35,13 +36,19 @@ def start_flow(
     """
     caplog.set_level(logging.INFO, logger="saml_middleware")
 
-    def build(*, replay: ReplayCache | None, real_clock: bool, **settings: Any) -> tuple[Any, Seen]:
+    def build(
+        *, replay: ReplayCache | None, real_clock: bool, connection: bool = False, **settings: Any
+    ) -> tuple[Any, Seen]:
         seen = Seen()
         options: dict[str, Any] = {"settings": settings_factory(**settings)}
         if not real_clock:
             options["clock"] = clock
         if replay is not None:
             options["replay"] = replay
+        if connection:  # the same IdP, as connection acme on this host
+            metadata = idp.metadata_xml().decode()
+            acme = Connection("acme", domains=("contoso.com",), hosts=("app.test",), idp_metadata=metadata)
+            options["connections"] = ConnectionIndex([acme])
         if adapter == "asgi":
             return SAMLMiddleware(asgi_app(seen), **options), seen
         return SAMLWSGIMiddleware(wsgi_app(seen), **options), seen
@@ -52,12 +59,13 @@ def start_flow(
         next_path: str | None = None,
         replay: ReplayCache | None = None,
         real_clock: bool = False,
+        connection: bool = False,
         **settings: Any,
     ) -> Flow:
-        if replay is None and not real_clock:
+        if replay is None and not real_clock and not connection:
             app, seen = make_app(**settings)
         else:
-            app, seen = build(replay=replay, real_clock=real_clock, **settings)
+            app, seen = build(replay=replay, real_clock=real_clock, connection=connection, **settings)
         the_idp = idp
         if real_clock:  # the production wiring: no clock injected anywhere, the same IdP keys
             the_idp = DevIdP(
@@ -74,12 +82,17 @@ def start_flow(
             redirect = browser.app.get("/saml/login", params={"next": next_path})
             assert redirect.status_code == 302, redirect.text
         action, fields = browser.idp_form(redirect)
-        return Flow(browser, seen, caplog, the_idp, action, fields, lambda: browser_factory(app, the_idp))
+        flow = Flow(browser, seen, caplog, the_idp, action, fields, lambda: browser_factory(app, the_idp))
+        if connection:
+            flow.acs_url, flow.sp_entity_id = f"{APP}/saml/c/acme/acs", f"{APP}/saml/c/acme/metadata"
+            assert action == flow.acs_url
+        return flow
 
     return start
 
 
 @pytest.fixture
-def flow(start_flow: Callable[..., Flow]) -> Flow:
-    """A login to ``/`` with the default settings, the IdP's signed response in hand."""
-    return start_flow()
+def flow(start_flow: Callable[..., Flow], request: pytest.FixtureRequest) -> Flow:
+    """A login to ``/`` with the default settings, the IdP's signed response in hand; through
+    connection ``acme`` when parametrised so (``CONNECTION_TOO`` in helpers.py)."""
+    return start_flow(connection=getattr(request, "param", "env") == "connection")

@@ -44,6 +44,9 @@ SignMode = Literal["assertion", "response", "both"]
 SESSION_COOKIES = ("saml_session=", "__Host-saml_session=")
 
 Mutation = Callable[[etree._Element], None]
+#: run a case through the single env IdP and through a connection (``acme``: contoso.com,
+#: its host app.test, the same IdP): ``@CONNECTION_TOO`` on a test taking ``flow``
+CONNECTION_TOO = pytest.mark.parametrize("flow", ["env", "connection"], indirect=True)
 
 
 # -- XML -----------------------------------------------------------------------------------------
@@ -282,6 +285,9 @@ class Flow:
     action: str
     fields: dict[str, str]
     new_browser: Callable[[], Browser]
+    #: where the login was started: the single env IdP, or connection ``acme`` (CONNECTION_TOO)
+    acs_url: str = ACS_URL
+    sp_entity_id: str = SP_ENTITY_ID
 
     @property
     def xml(self) -> bytes:
@@ -313,8 +319,8 @@ class Flow:
         """
         xml = self.idp.issue_response(
             EMAIL,
-            acs_url=ACS_URL,
-            audience=SP_ENTITY_ID,
+            acs_url=self.acs_url,
+            audience=self.sp_entity_id,
             in_response_to=self.request_id if in_response_to == "login" else in_response_to,
             sign=mode,
             algorithm=algorithm,

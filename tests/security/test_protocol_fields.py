@@ -22,7 +22,7 @@ from lxml import etree
 from saml_middleware.devidp.responses import format_instant
 
 from ..support.harness import START, Clock
-from .helpers import NS, SIGN_MODES, Flow, SignMode, b64, drop, serialize
+from .helpers import CONNECTION_TOO, NS, SIGN_MODES, Flow, SignMode, b64, drop, serialize
 
 Mutation = Callable[[etree._Element], None]
 
@@ -175,6 +175,7 @@ def test_signed_protocol_field(flow: Flow, mode: SignMode, mutate: Mutation, rea
     flow.refused(flow.post(flow.issue(mode, mutate=mutate)), reason)
 
 
+@CONNECTION_TOO
 @pytest.mark.parametrize("mode", SIGN_MODES)
 def test_response_issuer_missing(flow: Flow, mode: SignMode) -> None:
     flow.refused(flow.post(flow.issue(mode, mutate=remove("saml:Issuer"))), "issuer")
@@ -190,6 +191,7 @@ def test_destination_missing(flow: Flow, mode: SignMode) -> None:
         flow.accepted(response)
 
 
+@CONNECTION_TOO
 @pytest.mark.parametrize("mode", SIGN_MODES)
 def test_expired_response(flow: Flow, mode: SignMode, clock: Clock) -> None:
     """The untouched response, posted after its lifetime plus the clock skew (300 s + 180 s)."""

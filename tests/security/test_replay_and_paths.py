@@ -21,7 +21,7 @@ import pytest
 from saml_middleware.stores import MemoryReplayCache
 
 from ..support.harness import Clock
-from .helpers import EMAIL, Flow, b64, serialize
+from .helpers import CONNECTION_TOO, EMAIL, Flow, b64, serialize
 
 
 def _copy_cookies(flow: Flow) -> httpx.Cookies:
@@ -29,6 +29,7 @@ def _copy_cookies(flow: Flow) -> httpx.Cookies:
 
 
 # -- replay --------------------------------------------------------------------------------------
+@CONNECTION_TOO
 def test_replay_in_the_same_browser_after_sign_out(flow: Flow) -> None:
     """The back button on a shared computer: the login cookie was consumed by the first use."""
     flow.accepted(flow.post(flow.fields["SAMLResponse"]))
@@ -65,6 +66,7 @@ def test_captured_post_replayed_with_its_login_cookie(replay_flow) -> None:
     flow.refused(flow.post(flow.fields["SAMLResponse"]), "replayed")
 
 
+@CONNECTION_TOO
 def test_replay_in_a_second_browser(flow: Flow) -> None:
     flow.accepted(flow.post(flow.fields["SAMLResponse"]))
     flow.seen.calls.clear()
@@ -82,6 +84,7 @@ def test_replay_in_a_second_browser_with_the_stolen_login_cookie(replay_flow) ->
     flow.refused(flow.post(flow.fields["SAMLResponse"], browser=other), "replayed", browser=other)
 
 
+@CONNECTION_TOO
 def test_response_for_browser_a_posted_from_browser_b(flow: Flow) -> None:
     """Login CSRF / a stolen response: B never started this login. A's own login still works after."""
     other = flow.new_browser()
@@ -178,6 +181,7 @@ def test_safe_next_is_kept(start_flow) -> None:
     flow.accepted(flow.post(flow.fields["SAMLResponse"]), location="/reports/2024?q=a%20b&x=1")
 
 
+@CONNECTION_TOO
 @pytest.mark.parametrize(
     "relay", ["https://evil.example/", "//evil.example", "/reports", "javascript:alert(1)"]
 )

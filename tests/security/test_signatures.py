@@ -27,6 +27,7 @@ from saml_middleware.devidp.signer import cert_base64
 
 from ..support.harness import IDP
 from .helpers import (
+    CONNECTION_TOO,
     EVIL,
     NS,
     SIGN_MODES,
@@ -214,6 +215,7 @@ ONE_SIGNATURE: list[tuple[str, SigMutation, str]] = [
 ]
 
 
+@CONNECTION_TOO
 @pytest.mark.parametrize("mode", SIGN_MODES)
 @pytest.mark.parametrize(("mutate", "reason"), [pytest.param(m, r, id=name) for name, m, r in ONE_SIGNATURE])
 def test_signature_mutation(flow: Flow, mode: SignMode, mutate: SigMutation, reason: str) -> None:
@@ -223,6 +225,7 @@ def test_signature_mutation(flow: Flow, mode: SignMode, mutate: SigMutation, rea
 
 
 # -- every signature at once -----------------------------------------------------------------------
+@CONNECTION_TOO
 @pytest.mark.parametrize("mode", SIGN_MODES)
 def test_signatures_stripped_from_every_signed_part(flow: Flow, mode: SignMode) -> None:
     root = flow.issue(mode)
@@ -246,6 +249,7 @@ def test_both_signed_with_the_assertion_signature_stripped(flow: Flow) -> None:
     flow.refused(flow.post(root), "signature_invalid")
 
 
+@CONNECTION_TOO
 @pytest.mark.parametrize("mode", SIGN_MODES)
 def test_unmutated_response_is_accepted(flow: Flow, mode: SignMode) -> None:
     """Positive control: the re-issued response of every mode is accepted as it is."""
@@ -272,6 +276,7 @@ def _key_infos(root: etree._Element) -> list[etree._Element]:
     return list(root.iter(q("ds", "KeyInfo")))
 
 
+@CONNECTION_TOO
 @pytest.mark.parametrize("mode", SIGN_MODES)
 @pytest.mark.parametrize("key_info", ["attacker-certificate", "idp-certificate", "RSAKeyValue", "none"])
 def test_resigned_with_an_attacker_key(
@@ -293,6 +298,7 @@ def test_resigned_with_an_attacker_key(
     flow.refused(flow.post(root), "signature_invalid")
 
 
+@CONNECTION_TOO
 @pytest.mark.parametrize("mode", SIGN_MODES)
 def test_signed_by_another_tenant(flow: Flow, mode: SignMode, clock, attacker_keys) -> None:
     """Another Entra tenant (its own key) issues a response for this SP and this login."""

@@ -25,6 +25,7 @@ import pytest
 from lxml import etree
 
 from .helpers import (
+    CONNECTION_TOO,
     EMAIL,
     EVIL,
     EVIL_ASSERTION_ID,
@@ -81,6 +82,7 @@ def _read_by_naive_sp(root: etree._Element) -> set[str | None]:
     return found
 
 
+@CONNECTION_TOO
 @pytest.mark.parametrize(
     ("mode", "mutate", "reason"),
     [

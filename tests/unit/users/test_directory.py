@@ -287,7 +287,11 @@ def test_sql_refuses_unlisted_and_injection(sql_directory: SQLDirectory) -> None
     [
         ("sqlite://", "", "SAML_USER_QUERY is required"),
         ("sqlite://", "SELECT * FROM users WHERE email = '{email}'", "bind parameter :email"),
-        ("sqlite://", "SELECT * FROM users WHERE email = :email AND t = :tenant", "not ['tenant']"),
+        (
+            "sqlite://",
+            "SELECT * FROM users WHERE email = :email AND t = :org",
+            "not ['org']",
+        ),  # :tenant is bound now
         ("not a url", QUERY, "unusable database URL"),
         ("nosuchdb://u:secret@h/db", QUERY, "unusable database URL: Can't load plugin"),
         (

@@ -1,0 +1,82 @@
+"""What the adapters (asgi.py, wsgi.py, serve/) ask of a gate: :class:`RequestGate`.
+
+Two gates answer it: :class:`~saml_middleware.gate.Gate` (one IdP, from ``SAML_*``) and
+:class:`~saml_middleware.gate.tenants.TenantGate` (many connections, one per customer).
+:func:`open_gate` picks one; adapters never branch on which.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from ..config import Settings
+from ..connections import ConnectionLookup
+from ..errors import ConfigError, StoreUnavailable
+from ..http import HTTPRequest, HTTPResponse
+from ..sessions import Session, SessionManager
+from ..user import SAMLUser
+from .acs import Resolver, run_here
+from .identity_headers import IdentityHeaders
+
+__all__ = ["RequestGate", "open_gate"]
+
+
+class RequestGate(Protocol):
+    """The decisions an adapter needs, per request (see :class:`~saml_middleware.gate.Gate`)."""
+
+    settings: Settings
+    configured: bool
+    authenticate_blocks: bool
+    identity_headers: IdentityHeaders
+    #: the session manager (one for the whole site)
+    sessions: SessionManager
+
+    def is_endpoint(self, path: str) -> bool: ...
+
+    def is_public(self, path: str) -> bool: ...
+
+    def passes_through(self, host: str | None) -> bool: ...
+
+    def session(
+        self, cookie_header_value: str | bytes | None, host: str | None = None
+    ) -> tuple[Session, str | None] | None: ...
+
+    def authenticate(self, cookies: str | bytes | Mapping[str, str] | None) -> SAMLUser | None: ...
+
+    def logout_url(self, session: Session) -> str: ...
+
+    def challenge(self, request: HTTPRequest) -> HTTPResponse: ...
+
+    def unavailable(self, request: HTTPRequest, error: StoreUnavailable) -> HTTPResponse: ...
+
+    def handle_endpoint(self, request: HTTPRequest, resolve: Resolver = run_here) -> HTTPResponse: ...
+
+
+def open_gate(
+    settings: Settings, connections: ConnectionLookup | None = None, **gate_options: Any
+) -> RequestGate:
+    """The gate for ``settings``: many tenants when ``connections`` is given (or
+    ``SAML_CONNECTIONS`` is set), else the single env IdP.
+
+    :param connections: where connections are looked up (an injected lookup wins over
+        ``SAML_CONNECTIONS``).
+    :param gate_options: passed to the gate (``clock=``, ``token=``, ``directory=``, ``replay=``;
+        ``setup=`` and ``pool_size=`` with connections).
+    :raises ConfigError: ``SAML_CONNECTIONS`` is set but cannot be opened here.
+    """
+    from .gate import Gate
+
+    if connections is None and settings.connections:
+        from .. import connections as registries
+
+        # the construction point of the registry named by SAML_CONNECTIONS (connections/ opens it)
+        open_lookup = getattr(registries, "open_lookup", None)
+        if open_lookup is None:
+            raise ConfigError(["SAML_CONNECTIONS: this build cannot open a connection registry yet"])
+        connections = open_lookup(settings)
+    if connections is None:
+        return Gate(settings, **gate_options)
+    from .tenants import TenantGate
+
+    return TenantGate(settings, connections, **gate_options)

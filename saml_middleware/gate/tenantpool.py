@@ -1,0 +1,161 @@
+"""One :class:`~saml_middleware.gate.Gate` per connection, built on first use, kept in a bounded LRU.
+
+Each connection's gate is an ordinary single-IdP gate over ``settings_for(base, connection)``
+(its own IdP, ACS, entity ID, allowed domains, per-IdP settings), sharing with every other:
+
+* the session manager (one cookie for the whole site; the user inside names its connection),
+* the replay cache, with every key prefixed by ``c/{id}|`` (:class:`ConnectionReplay`),
+* the metrics registry (audit records and metrics carry the connection id),
+* the user directory (wrapped so lookups see ``SAMLUser.connection``/``.tenant``), unless the
+  connection sets its own ``users``.
+
+A gate is rebuilt when its connection's record changes (records are compared whole,
+``updated_at`` included) and dropped when it has not been used among the last ``size``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from collections import OrderedDict
+from collections.abc import Awaitable
+from dataclasses import replace
+from typing import Any
+
+from ..config import Settings
+from ..connections import Connection, settings_for
+from ..ops.metrics import Metrics
+from ..sessions import SessionManager
+from ..stores import ReplayCache
+from ..user import SAMLUser
+from ..users import UserDirectory, directory_from_setting
+from .gate import Gate
+
+__all__ = ["ConnectionReplay", "GatePool", "TenantDirectory"]
+
+
+class ConnectionReplay:
+    """A replay cache whose keys are prefixed with the connection id (``c/{id}|...``).
+
+    >>> from ..stores import MemoryReplayCache
+    >>> shared = MemoryReplayCache()
+    >>> a, b = ConnectionReplay(shared, "a"), ConnectionReplay(shared, "b")
+    >>> a.add("_id1", 2e9), b.add("_id1", 2e9), a.add("_id1", 2e9)
+    (True, True, False)
+    """
+
+    def __init__(self, inner: ReplayCache, connection_id: str) -> None:
+        self.inner = inner
+        self.prefix = f"c/{connection_id}|"
+
+    def add(self, key: str, expires_at: float) -> bool:
+        return self.inner.add(self.prefix + key, expires_at)
+
+
+class TenantDirectory:
+    """A user directory that sees, and answers, users of one connection.
+
+    The user handed to ``inner`` already has ``connection`` and ``tenant`` set (so SQL queries
+    bind ``:tenant``, file rows with a ``tenant`` match, Python hooks read ``user.tenant``); the
+    admitted user gets them set again, so a directory cannot move a user to another tenant.
+    """
+
+    def __init__(self, inner: UserDirectory, connection: Connection) -> None:
+        self.inner = inner
+        self.connection = connection.id
+        self.tenant = connection.tenant
+
+    def _stamp(self, user: SAMLUser | None) -> SAMLUser | None:
+        if isinstance(user, SAMLUser):
+            return replace(user, connection=self.connection, tenant=self.tenant)
+        return user
+
+    def lookup(self, user: SAMLUser) -> SAMLUser | Awaitable[SAMLUser | None] | None:
+        found = self.inner.lookup(replace(user, connection=self.connection, tenant=self.tenant))
+        if inspect.isawaitable(found):
+            return self._later(found)
+        return self._stamp(found)
+
+    async def _later(self, found: Awaitable[SAMLUser | None]) -> SAMLUser | None:
+        return self._stamp(await found)
+
+
+class GatePool:
+    """Builds, caches and evicts the per-connection gates.
+
+    :param base: the deployment's settings.
+    :param sessions: the site-wide session manager.
+    :param replay: the shared replay cache.
+    :param metrics: the shared metrics.
+    :param directory: the deployment's user directory (``SAML_USERS``).
+    :param size: how many connections' gates (parsed IdP metadata, keys) stay in memory.
+    :param gate_options: passed to each :class:`Gate` (``clock=``, ``token=``).
+    """
+
+    def __init__(
+        self,
+        base: Settings,
+        *,
+        sessions: SessionManager,
+        replay: ReplayCache,
+        metrics: Metrics,
+        directory: UserDirectory,
+        size: int = 256,
+        **gate_options: Any,
+    ) -> None:
+        if size < 1:
+            raise ValueError("the gate pool needs room for at least one connection")
+        self.base = base
+        self.sessions = sessions
+        self.replay = replay
+        self.metrics = metrics
+        self.directory = directory
+        self.size = size
+        self.options = gate_options
+        self._gates: OrderedDict[str, tuple[Connection, Gate]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._gates)
+
+    def gate(self, connection: Connection) -> Gate:
+        """The gate of ``connection``, built now if absent or if the record changed.
+
+        :raises ConfigError: the connection's settings are invalid (e.g. a bad certificate).
+        :raises MetadataError: its IdP metadata cannot be loaded.
+        """
+        with self._lock:
+            entry = self._gates.get(connection.id)
+            if entry is not None and entry[0] == connection:
+                self._gates.move_to_end(connection.id)
+                return entry[1]
+        built = self._build(connection)  # outside the lock: loading metadata may take a while
+        with self._lock:
+            self._gates[connection.id] = (connection, built)
+            self._gates.move_to_end(connection.id)
+            while len(self._gates) > self.size:
+                self._gates.popitem(last=False)
+        return built
+
+    def cached(self, connection_id: str) -> Gate | None:
+        """The gate already built for ``connection_id`` (never builds one)."""
+        entry = self._gates.get(connection_id)
+        return entry[1] if entry is not None else None
+
+    def _build(self, connection: Connection) -> Gate:
+        settings = settings_for(self.base, connection)
+        own = connection.settings
+        inner: UserDirectory = self.directory
+        if any(k in own for k in ("users", "user_query", "user_id_attribute")):
+            inner = directory_from_setting(
+                settings.users, user_query=settings.user_query, user_id_attribute=settings.user_id_attribute
+            )
+        return Gate(
+            settings,
+            directory=TenantDirectory(inner, connection),
+            replay=ConnectionReplay(self.replay, connection.id),
+            sessions=self.sessions,
+            metrics=self.metrics,
+            connection=connection.id,
+            **self.options,
+        )

@@ -23,6 +23,7 @@ from ..ops.expiry import expiry_report, quiet_expiry_log
 from ..protocol.keys import generate_keypair
 from ..protocol.logout import sls_url
 from ..serve.runner import add_server_options, proxy_command, run_command
+from .connections import add_connections_command
 from .demo import demo_app, listen_or_explain
 from .report import load_settings, report, warn
 from .sessions import add_sessions_command
@@ -279,6 +280,7 @@ def _parser() -> argparse.ArgumentParser:
     add_server_options(proxy)
     proxy.set_defaults(func=proxy_command)
     add_sessions_command(sub)
+    add_connections_command(sub)
     return parser
 
 

@@ -110,7 +110,9 @@ class SQLRegistry:
         try:
             with self._engine.begin() as db:
                 yield db
-        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        except sa.exc.IntegrityError:
+            raise
+        except sa.exc.DBAPIError as exc:  # down, refused, no permission: never a traceback
             raise RegistryUnavailable([f"{self._label}: {redact(str(exc.orig or exc))}"]) from None
 
     def dispose(self) -> None:

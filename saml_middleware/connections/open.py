@@ -57,7 +57,7 @@ def open_registry(url: str) -> ConnectionRegistry:
     if not sep:
         raise ConfigError(
             [
-                f"SAML_CONNECTIONS={redact(url)}: expected sqlite:///PATH, postgresql://..., "
+                "SAML_CONNECTIONS: expected sqlite:///PATH, postgresql://..., "
                 "file:PATH or python:module:function"
             ]
         )
@@ -74,7 +74,7 @@ def open_registry(url: str) -> ConnectionRegistry:
     if not rest.startswith("//"):
         raise ConfigError(
             [
-                f"SAML_CONNECTIONS={redact(url)}: unknown kind {scheme!r}; expected sqlite:///PATH, "
+                f"SAML_CONNECTIONS: unknown kind {scheme!r}; expected sqlite:///PATH, "
                 "a SQLAlchemy URL (postgresql://...), file:PATH or python:module:function"
             ]
         )

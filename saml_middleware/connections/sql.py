@@ -93,14 +93,12 @@ class SQLRegistry:
             ) from None
         if self._engine.dialect.name == "sqlite":
             _sqlite_transactions(self._engine)
-        for attempt in range(3):  # instances creating one SQLite file together: the loser retries
-            try:
-                with self._tx() as db:
-                    migrate(db)
-                break
-            except RegistryUnavailable:
-                if attempt == 2 or self._engine.dialect.name != "sqlite":
-                    raise
+        try:
+            with self._tx() as db:
+                migrate(db)
+        except BaseException:
+            self._engine.dispose()
+            raise
 
     def __repr__(self) -> str:
         return f"SQLRegistry({redact(str(self._engine.url))!r})"

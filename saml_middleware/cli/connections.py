@@ -36,6 +36,13 @@ Verb = Callable[[ConnectionRegistry, argparse.Namespace], int]
 
 def _registry(args: argparse.Namespace) -> ConnectionRegistry | int:
     url = args.connections or os.environ.get("SAML_CONNECTIONS", "")
+    if not url and os.environ.get("SAML_CONNECTIONS_FILE"):  # the _FILE form, as for every variable
+        try:
+            url = Path(os.environ["SAML_CONNECTIONS_FILE"]).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            return report(
+                f"SAML_CONNECTIONS_FILE: cannot read {os.environ['SAML_CONNECTIONS_FILE']}: {exc.strerror}"
+            )
     if not url:
         return report(
             "no connections registry: set SAML_CONNECTIONS (e.g. sqlite:///var/lib/app/connections.db) "

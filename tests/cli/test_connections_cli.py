@@ -188,3 +188,11 @@ def test_an_unreachable_database_is_reported_without_its_password(env, capsys, m
     status, out, err = run(capsys, "list", "--connections", url)
     assert status == 1 and "127.0.0.1" in err and "Traceback" not in err
     assert "pg-secret-77" not in out + err
+
+
+def test_the_registry_url_may_come_from_a_file(env, capsys, monkeypatch) -> None:
+    secret = env / "connections-url"
+    secret.write_text(f"sqlite:///{env / 'from-file.db'}\n")
+    monkeypatch.setenv("SAML_CONNECTIONS_FILE", str(secret))
+    assert run(capsys, "add", "acme", "--domain", "acme.com")[0] == 0
+    assert [c.id for c in open_registry(f"sqlite:///{env / 'from-file.db'}").all()] == ["acme"]

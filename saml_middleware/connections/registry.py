@@ -98,6 +98,9 @@ class MemoryRegistry:
         for c in connections:
             self.put(c)
 
+    def __repr__(self) -> str:
+        return f"MemoryRegistry({len(self._by_id)} connections)"
+
     def all(self) -> list[Connection]:
         return list(self._by_id.values())
 

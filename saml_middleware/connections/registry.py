@@ -129,8 +129,11 @@ class MemoryRegistry:
             problems = [p for i, c in enumerate(batch) for p in claimed_elsewhere(c, kept + batch[:i])]
             if problems:
                 raise DomainTaken(problems)
-        for c in batch:
-            self.put(c)
+            for c in batch:
+                if self._clock is not None:
+                    c = replace(c, updated_at=self._clock())
+                self._by_id[c.id] = c
+            self._version += 1
 
     def remove(self, connection_id: str) -> bool:
         with self._lock:

@@ -159,6 +159,8 @@ class SQLRegistry:
                     problems = self._claimed(db, stamped)
                     if problems:
                         raise DomainTaken(problems)
+                    for table in (DOMAINS, HOSTS):  # first: a batch may move a domain between its records
+                        db.execute(sa.delete(table).where(table.c.connection_id.in_([c.id for c in stamped])))
                     for c in stamped:
                         self._write(db, c)
                     self._changed(db)
@@ -206,8 +208,6 @@ class SQLRegistry:
 
     @staticmethod
     def _write(db: DB, c: Connection) -> None:
-        for table in (DOMAINS, HOSTS):
-            db.execute(sa.delete(table).where(table.c.connection_id == c.id))
         row = {
             "name": c.name,
             "tenant": c.tenant,

@@ -171,3 +171,12 @@ def test_a_failing_registry_keeps_the_last_good_index_and_logs_once(
     backend.put(GLOBEX)
     clock.advance(5)
     assert lookup.by_domain("globex.com").id == "globex"
+
+
+def test_an_import_may_move_a_domain_from_one_record_to_another(writable: Backend) -> None:
+    writable.put(Connection("old", domains=("acme.com",)))
+    writable.put(Connection("new"))
+    moved = [Connection("new", domains=("acme.com",)), Connection("old", domains=("old.acme.com",))]
+    writable.registry.put_many(moved)  # type: ignore[attr-defined]
+    assert writable.registry.get("new").domains == ("acme.com",)
+    assert writable.registry.get("old").domains == ("old.acme.com",)

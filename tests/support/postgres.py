@@ -47,7 +47,10 @@ class PostgresServer:
         return f"postgresql://{USER}:{self.password}@127.0.0.1:{self.port}/{database}"
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*self._as, *args], capture_output=True, text=True, timeout=120)
+        # cwd: the postgres user may not be able to enter the checkout (e.g. under /root)
+        return subprocess.run(
+            [*self._as, *args], capture_output=True, text=True, timeout=120, cwd=self.directory
+        )
 
     def start(self) -> None:
         bin_dir = postgres_bin()

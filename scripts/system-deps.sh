@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Test-only system packages: real servers the tests start on free loopback ports
-# (redis-server for the shared store, nginx for auth_request), and the xmlsec1 binary
+# (redis-server for the shared store, nginx for auth_request, postgresql for the shared
+# connections registry), and the xmlsec1 binary
 # pysaml2's own IdP signs with. The product itself needs no system package. Installs with apt-get when running as root and missing;
 # otherwise says what is missing (tests that need it fail under CI=true).
 set -euo pipefail
@@ -16,6 +17,8 @@ dpkg -s php-xml >/dev/null 2>&1 || missing+=(php-xml)
 dpkg -s php-mbstring >/dev/null 2>&1 || missing+=(php-mbstring)
 # pysaml2's own IdP (tests/integration/test_pysaml2_idp.py) signs and encrypts with the xmlsec1 binary
 command -v xmlsec1 >/dev/null 2>&1 || missing+=(xmlsec1)
+# PostgreSQL for the shared connections registry (tests/support/postgres.py runs initdb/pg_ctl)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
@@ -27,6 +30,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   # the packages' own services are not wanted: the tests start their own servers
   (service redis-server stop || true) >/dev/null 2>&1
   (service nginx stop || true) >/dev/null 2>&1
+  (service postgresql stop || true) >/dev/null 2>&1
 else
   echo "warning: missing ${missing[*]} (install them to run every test; as root, make test installs them)" >&2
 fi

@@ -30,12 +30,13 @@ from .support.harness import (
     wsgi_app,
 )
 from .support.needs import missing, unavailable
+from .support.postgres import PostgresServer
 from .support.redisserver import RedisServer
 from .support.servers import CLI, free_port, server
 from .support.tenants import IDP_A, IDP_B, TenantBrowser, Tenants, Visits, tenant_asgi_app, tenant_wsgi_app
 
 #: fixtures that start a real program: a test using one needs it (added to its ``needs`` marker)
-FIXTURE_NEEDS = {"redis_server": "redis-server"}
+FIXTURE_NEEDS = {"redis_server": "redis-server", "postgres_server": "postgresql"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -153,6 +154,23 @@ def redis_server() -> Iterator[RedisServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL cluster on a free loopback port for the session (fails under CI=true if absent)."""
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """``postgresql://...`` of a new, empty database (one per test)."""
+    return postgres_server.database()
 
 
 @pytest.fixture(scope="session")

@@ -23,10 +23,11 @@ from ..ops.expiry import expiry_report, quiet_expiry_log
 from ..protocol.keys import generate_keypair
 from ..protocol.logout import sls_url
 from ..serve.runner import add_server_options, proxy_command, run_command
+from .connections import add_connections_command
 from .demo import demo_app, listen_or_explain
+from .devtenants import dev_idp_tenants, idp_key_pair
 from .report import load_settings, report, warn
 from .sessions import add_sessions_command
-from .setuplink import add_setup_link_command
 
 __all__ = ["main"]
 
@@ -143,16 +144,7 @@ def _dev_idp(
     """The dev IdP from command-line options; ``--key-dir`` keeps its key pair across restarts."""
     from ..devidp import DevIdP, load_users  # only ``demo`` and ``dev-idp`` load the dev IdP
 
-    key_pem = cert_pem = None
-    if args.key_dir:
-        kdir = Path(args.key_dir)
-        if not (kdir / "idp-key.pem").exists():
-            kdir.mkdir(parents=True, exist_ok=True)
-            key, cert = generate_keypair()
-            (kdir / "idp-key.pem").write_text(key)
-            os.chmod(kdir / "idp-key.pem", 0o600)
-            (kdir / "idp-cert.pem").write_text(cert)
-        key_pem, cert_pem = (kdir / "idp-key.pem").read_text(), (kdir / "idp-cert.pem").read_text()
+    key_pem, cert_pem = idp_key_pair(Path(args.key_dir)) if args.key_dir else (None, None)
     return DevIdP(
         f"http://{_idp_host(args)}:{args.idp_port}",
         users=load_users(args.users) if args.users else None,
@@ -165,6 +157,8 @@ def _dev_idp(
 
 
 def _cmd_dev_idp(args: argparse.Namespace) -> int:
+    if args.tenants is not None:
+        return dev_idp_tenants(args, _idp_host(args))
     idp = _dev_idp(args, args.sp_acs, args.sp_entity_id)
     print(f"dev IdP (Entra-shaped) at http://{_idp_host(args)}:{args.idp_port}/")
     print(f"  metadata:  {idp.metadata_url}")
@@ -248,6 +242,12 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int, dest="idp_port", default=argparse.SUPPRESS, help="= --idp-port")
     dev.add_argument("--sp-acs", help="ACS URL for IdP-initiated launches")
     dev.add_argument("--sp-entity-id", help="SP entity ID for IdP-initiated launches")
+    dev.add_argument(
+        "--tenants",
+        type=int,
+        metavar="N",
+        help="play N Entra tenants (own entity ID, key and users @tenantK.example each) under /tenantK",
+    )
     dev.set_defaults(func=_cmd_dev_idp)
 
     sub.add_parser("metadata", help="print the SP metadata").set_defaults(func=_cmd_metadata)
@@ -280,8 +280,7 @@ def _parser() -> argparse.ArgumentParser:
     add_server_options(proxy)
     proxy.set_defaults(func=proxy_command)
     add_sessions_command(sub)
-    connections = sub.add_parser("connections", help="many tenants: one connection per customer IdP")
-    add_setup_link_command(connections.add_subparsers(dest="action", required=True))
+    add_connections_command(sub)
     return parser
 
 

@@ -8,9 +8,8 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from .. import connections
 from ..config import Settings
-from ..connections import ConnectionRegistry
+from ..connections import ConnectionRegistry, open_registry
 from ..connections.setuplink import issue_setup_link
 from ..errors import ConfigError
 from .report import load_settings, report
@@ -42,11 +41,8 @@ def setup_link_command(args: argparse.Namespace, *, clock: Callable[[], float] =
         return 1
     if not settings.connections:
         return report("connections setup-link needs SAML_CONNECTIONS (where connections are kept)")
-    opener = getattr(connections, "open_registry", None)  # the registries of SAML_CONNECTIONS
-    if opener is None:
-        return report("this build cannot open SAML_CONNECTIONS registries yet")
     try:
-        registry: ConnectionRegistry = opener(settings.connections)
+        registry = open_registry(settings.connections)
         return print_setup_link(settings, registry, args.id, now=clock())
     except ConfigError as exc:  # cannot be opened or reached (the message masks the password)
         return report(exc)

@@ -14,7 +14,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Protocol
 
 from ..user import normalize_email
@@ -53,7 +53,7 @@ class ConnectionIndex:
     def __len__(self) -> int:
         return len(self._by_id)
 
-    def __iter__(self) -> Iterable[Connection]:
+    def __iter__(self) -> Iterator[Connection]:
         return iter(self._by_id.values())
 
     def get(self, connection_id: str) -> Connection | None:

@@ -20,7 +20,14 @@ from typing import Protocol, runtime_checkable
 from ..errors import ConfigError
 from .model import Connection
 
-__all__ = ["ConnectionRegistry", "DomainTaken", "MemoryRegistry", "ReadOnlyRegistry"]
+__all__ = [
+    "ConnectionRegistry",
+    "DomainTaken",
+    "MemoryRegistry",
+    "ReadOnlyRegistry",
+    "RegistryUnavailable",
+    "claimed_elsewhere",
+]
 
 
 class DomainTaken(ConfigError):
@@ -29,6 +36,10 @@ class DomainTaken(ConfigError):
 
 class ReadOnlyRegistry(ConfigError):
     """The registry cannot be changed here (``file:`` registries are edited in git)."""
+
+
+class RegistryUnavailable(ConfigError):
+    """The registry cannot be reached now (database down): a running lookup keeps its last index."""
 
 
 @runtime_checkable
@@ -87,6 +98,9 @@ class MemoryRegistry:
         for c in connections:
             self.put(c)
 
+    def __repr__(self) -> str:
+        return f"MemoryRegistry({len(self._by_id)} connections)"
+
     def all(self) -> list[Connection]:
         return list(self._by_id.values())
 
@@ -101,6 +115,24 @@ class MemoryRegistry:
             if self._clock is not None:
                 connection = replace(connection, updated_at=self._clock())
             self._by_id[connection.id] = connection
+            self._version += 1
+
+    def put_many(self, connections: Iterable[Connection]) -> None:
+        """Add or replace several connections: all or none (``connections import``).
+
+        :raises DomainTaken: listing every clash, with others or among ``connections``.
+        """
+        with self._lock:
+            batch = list(connections)
+            ids = {c.id for c in batch}
+            kept = [c for c in self._by_id.values() if c.id not in ids]
+            problems = [p for i, c in enumerate(batch) for p in claimed_elsewhere(c, kept + batch[:i])]
+            if problems:
+                raise DomainTaken(problems)
+            for c in batch:
+                if self._clock is not None:
+                    c = replace(c, updated_at=self._clock())
+                self._by_id[c.id] = c
             self._version += 1
 
     def remove(self, connection_id: str) -> bool:

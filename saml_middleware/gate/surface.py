@@ -7,12 +7,14 @@ Two gates answer it: :class:`~saml_middleware.gate.Gate` (one IdP, from ``SAML_*
 
 from __future__ import annotations
 
+import secrets
+import time
 from collections.abc import Mapping
 from typing import Any, Protocol
 
 from ..config import Settings
-from ..connections import ConnectionLookup
-from ..errors import ConfigError, StoreUnavailable
+from ..connections import ConnectionLookup, RefreshingLookup, open_lookup
+from ..errors import StoreUnavailable
 from ..http import HTTPRequest, HTTPResponse
 from ..sessions import Session, SessionManager
 from ..user import SAMLUser
@@ -35,6 +37,8 @@ class RequestGate(Protocol):
     def is_endpoint(self, path: str) -> bool: ...
 
     def is_public(self, path: str) -> bool: ...
+
+    def max_body_for(self, path: str) -> int: ...
 
     def passes_through(self, host: str | None) -> bool: ...
 
@@ -68,15 +72,14 @@ def open_gate(
     from .gate import Gate
 
     if connections is None and settings.connections:
-        from .. import connections as registries
-
-        # the construction point of the registry named by SAML_CONNECTIONS (connections/ opens it)
-        open_lookup = getattr(registries, "open_lookup", None)
-        if open_lookup is None:
-            raise ConfigError(["SAML_CONNECTIONS: this build cannot open a connection registry yet"])
-        connections = open_lookup(settings)
+        connections = open_lookup(settings)  # the registry named by SAML_CONNECTIONS
     if connections is None:
         return Gate(settings, **gate_options)
+    from .connection_setup import ConnectionSetup
     from .tenants import TenantGate
 
+    if "setup" not in gate_options and isinstance(connections, RefreshingLookup):
+        # the customer admins' self-service pages write to the same registry
+        clock, token = gate_options.get("clock", time.time), gate_options.get("token", secrets.token_urlsafe)
+        gate_options["setup"] = ConnectionSetup(settings, connections.registry, clock=clock, token=token)
     return TenantGate(settings, connections, **gate_options)

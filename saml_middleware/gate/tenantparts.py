@@ -36,6 +36,9 @@ class SetupHandler(Protocol):
 
     def consume_test(self, request: HTTPRequest, resolve: Resolver) -> HTTPResponse | None: ...
 
+    def max_body_for(self, path: str) -> int | None:
+        """The body cap for an upload form at ``path``, or ``None`` (``SAML_MAX_BODY``)."""
+
 
 @dataclass(frozen=True)
 class NoIdP:

@@ -10,9 +10,8 @@ It answers the adapters exactly as :class:`~saml_middleware.gate.Gate` does (see
 * ``{PREFIX}/health``, ``/metrics``, ``/logout``, ``/auth``: global.
 * an unauthenticated browser: to the IdP of the host's connection, else to the sign-in page.
 
-Sessions: one cookie for the whole site; its user names its connection. A session counts
-only while that connection exists and is enabled, and under ``host`` routing only on its
-hosts. That check is one dictionary lookup in the connection index: no registry I/O.
+Sessions: one cookie for the site, naming its connection; valid only while that connection is
+enabled (and, under ``host`` routing, on its hosts): one dictionary lookup, no registry I/O.
 """
 
 from __future__ import annotations
@@ -61,7 +60,6 @@ class TenantGate:
     :param session_store: with ``SAML_SESSION_STORE=server``, where sessions live.
     :param pool_size: connections whose gate (parsed IdP metadata) stays in memory.
     :param clock: epoch seconds. :param token: randomness, as for :class:`Gate`.
-
     Built by ``SAMLMiddleware(app, settings, connections=lookup)`` (``open_gate``, surface.py).
     """
 
@@ -149,6 +147,11 @@ class TenantGate:
     def is_public(self, path: str) -> bool:
         return bool(self._public) and is_public(path, self._public)
 
+    def max_body_for(self, path: str) -> int:
+        """``SAML_MAX_BODY``, or the setup page's upload cap on its IdP form."""
+        cap = self.setup.max_body_for(path) if self.setup is not None else None
+        return self.settings.max_body if cap is None else cap
+
     def passes_through(self, host: str | None) -> bool:
         """A request to a disabled connection's host passes untouched (as ``SAML_ENABLED=false``)."""
         if not self._by_host or not host:
@@ -159,8 +162,7 @@ class TenantGate:
     def session(
         self, cookie_header_value: str | bytes | None, host: str | None = None
     ) -> tuple[Session, str | None] | None:
-        """As :meth:`Gate.session`, and only while the session's connection is enabled (and,
-        under ``host`` routing, ``host`` is one of its hosts, or nobody's when it has none)."""
+        """As :meth:`Gate.session`, only while its connection is enabled (and on its hosts)."""
         found = self.sessions.load_header(cookie_header_value)
         return found if found is not None and self._valid(found[0].user, host) else None
 

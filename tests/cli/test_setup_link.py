@@ -44,19 +44,13 @@ def test_the_verb_needs_saml_connections(env, capsys: pytest.CaptureFixture[str]
     assert "needs SAML_CONNECTIONS" in capsys.readouterr().err
 
 
-def test_the_verb_opens_the_registry_saml_connections_names(env, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
-    import saml_middleware.connections as connections
-
-    opened: list[str] = []
-
-    def open_registry(url: str):  # type: ignore[no-untyped-def]
-        opened.append(url)
-        return registry_of_two()
-
-    monkeypatch.setenv("SAML_CONNECTIONS", "sqlite:///var/lib/app/connections.db")
-    monkeypatch.setattr(connections, "open_registry", open_registry, raising=False)
+def test_the_verb_opens_the_registry_saml_connections_names(  # type: ignore[no-untyped-def]
+    env, monkeypatch, tmp_path, capsys
+) -> None:
+    monkeypatch.setenv("SAML_CONNECTIONS", f"sqlite:///{tmp_path}/connections.db")
+    assert main(["connections", "add", "beta", "--name", "Beta", "--domain", "beta.com"]) == 0
+    capsys.readouterr()
     assert main(["connections", "setup-link", "beta"]) == 0
-    assert opened == ["sqlite:///var/lib/app/connections.db"]
     assert capsys.readouterr().out.startswith("http://app.test/saml/c/beta/setup?token=")
     assert main(["connections", "setup-link", "gamma"]) == 1
-    assert "no connection 'gamma'" in capsys.readouterr().err
+    assert "no connection 'gamma' (known: beta)" in capsys.readouterr().err

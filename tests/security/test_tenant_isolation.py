@@ -168,6 +168,9 @@ class RecordingSetup:
         self.tests.append(request.path)
         return HTTPResponse.html(200, b"test sign-in result")
 
+    def max_body_for(self, path: str) -> int | None:
+        return None
+
 
 def test_a_test_sign_in_reaches_the_setup_page_even_for_a_disabled_connection(
     make_tenant_app: MakeApp, tenant_browser: NewBrowser

@@ -75,6 +75,14 @@ def _simplesamlphp() -> str | None:
     return None
 
 
+def _postgresql() -> str | None:
+    import glob
+
+    if not glob.glob("/usr/lib/postgresql/*/bin/initdb"):
+        return f"PostgreSQL is not installed ({INSTALL})"
+    return _python("psycopg")()
+
+
 #: every name ``needs(...)`` accepts, and how to tell whether it is here
 REQUIREMENTS: dict[str, Callable[[], str | None]] = {
     "redis-server": _program("redis-server"),
@@ -83,6 +91,8 @@ REQUIREMENTS: dict[str, Callable[[], str | None]] = {
     "playwright": _python("playwright"),
     "simplesamlphp": _simplesamlphp,
     "xmlsec1": _program("xmlsec1"),
+    # Debian's server binaries (initdb, pg_ctl) and the psycopg driver (the dev extra)
+    "postgresql": _postgresql,
 }
 
 

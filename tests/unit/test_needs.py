@@ -20,3 +20,10 @@ def test_a_missing_program_skips_locally_and_fails_under_ci(monkeypatch: pytest.
 def test_a_misspelt_requirement_is_an_error_not_a_skip() -> None:
     with pytest.raises(pytest.UsageError, match=r"known are .*redis-server"):
         missing("redis")
+
+
+def test_postgresql_needs_the_server_binaries_and_the_driver(monkeypatch: pytest.MonkeyPatch) -> None:
+    import glob
+
+    monkeypatch.setattr(glob, "glob", lambda pattern: [])
+    assert "PostgreSQL is not installed (install it with `make system-deps`" in (missing("postgresql") or "")

@@ -212,6 +212,7 @@ class Settings:
         if not self.default_redirect.startswith("/") or self.default_redirect.startswith("//"):
             problems.append("SAML_DEFAULT_REDIRECT must be a path on this site, e.g. /")
         problems.extend(connection_problems(self.connections, self.connection_routing))
+        set_(self, "jwt", self.jwt.strip().lower())  # RS256 as well as rs256
         problems.extend(jwt_problems(self.jwt, self.jwt_secret, self.jwt_audience, self.jwt_ttl, self.sp_key))
         if self.authn_request_binding not in ("auto", "redirect", "post"):
             problems.append(

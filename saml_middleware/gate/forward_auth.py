@@ -14,10 +14,14 @@ Two modes, told apart by the headers the proxy sends (docs/forward-auth.md):
   anything else 401 with a JSON body naming the login URL.
 
 In both modes the original URI goes through :func:`~saml_middleware.paths.canonical_path`
-first: a path it refuses gets 403 whoever asks. The return target is a same-origin path only,
-and only for a host this deployment serves (``SAML_BASE_URL``'s host, or what the ``hosts``
-hook answers, e.g. the connections' hosts): an ``X-Forwarded-Host`` naming any other host
-gets 403 ``host_not_served``, never a redirect there.
+first: a path it refuses gets 403 whoever asks. ``SAML_PUBLIC_PATHS`` never applies here: these
+headers only ever refuse (a client reaching ``/auth`` through a misconfigured proxy could send
+them), so public routes are the proxy's own. With access rules (``decide``), nginx must send
+``X-Original-URI``: without a path to judge, a signed-in user gets 403 ``no_original_uri``.
+
+The return target is a same-origin path only, and only for a host this deployment serves
+(``SAML_BASE_URL``'s host, or what the ``hosts`` hook answers, e.g. the connections' hosts):
+an ``X-Forwarded-Host`` naming any other host gets 403 ``host_not_served``, never a redirect.
 """
 
 from __future__ import annotations
@@ -112,6 +116,9 @@ class ForwardAuth:
             return HTTPResponse(401, [_NO_STORE])
         session, refresh = found
         if self.decide is not None:  # the access rules, on the original method and path
+            if original is None and not forwarded:  # nginx without X-Original-URI: no path to judge
+                logger.warning("auth_request refused reason=no_original_uri (set X-Original-URI)")
+                return HTTPResponse(403, [_NO_STORE])
             refused = self.decide(method, path, session.user)
             if refused is not None:
                 return refused

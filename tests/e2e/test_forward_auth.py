@@ -133,6 +133,18 @@ def test_the_access_decision_sees_the_original_method_and_canonical_path(make_ap
         ("GET", "/admin/x", "b.simon@contoso.com"),
         ("PUT", "/admin", "b.simon@contoso.com"),
     ]
+    # nginx without X-Original-URI leaves no path to judge: refused, never judged as "/"
+    blind = browser.get("/saml/auth")
+    assert blind.status_code == 403 and "x-remote-user" not in blind.headers and len(asked) == 3
+
+
+def test_public_paths_are_the_proxys_own(make_app, browser_factory) -> None:
+    """SAML_PUBLIC_PATHS does not open /saml/auth: its headers only ever refuse."""
+    app, _ = make_app(public_paths=("/public",))
+    browser = browser_factory(app)
+    response = browser.get("/saml/auth", headers={**API, "X-Forwarded-Uri": "/public/page"})
+    assert response.status_code == 401
+    assert browser.get("/saml/auth", headers={"X-Original-URI": "/public/page"}).status_code == 401
 
 
 def test_an_expired_session_is_asked_to_sign_in_again(make_app, browser_factory, clock) -> None:

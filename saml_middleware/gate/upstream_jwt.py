@@ -9,8 +9,9 @@ the upstream verifies (issuer, audience, expiry) before believing anything: docs
 Claims: ``iss`` (``SAML_BASE_URL``), ``aud`` (``SAML_JWT_AUDIENCE``, default the upstream URL
 in proxy mode and ``SAML_BASE_URL`` for ``/auth``), ``sub`` and ``email``, ``name``,
 ``groups`` and ``roles`` (Entra's claim URIs), ``tenant`` (with connections), ``iat``,
-``nbf``, ``exp`` (``SAML_JWT_TTL`` seconds). A token is re-used for the same signed-in user
-for a few seconds, so a page with fifty assets costs one signature, not fifty.
+``nbf``, ``exp`` (``SAML_JWT_TTL`` seconds). A token is re-used for the same identity (the
+same claims) for a few seconds, so a page with fifty assets costs one signature, not fifty,
+whether the session is a cookie or lives in the store.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ class UpstreamJWT:
         self.ttl = settings.jwt_ttl
         #: seconds a signed token is handed out again for the same user (a quarter of its life, at most 5)
         self.reuse = min(5.0, self.ttl / 4)
-        self._cache: dict[int, tuple[SAMLUser, float, str]] = {}
+        self._cache: dict[tuple[object, ...], tuple[float, str]] = {}
         self._keys: list[dict[str, str]] = []
         if settings.jwt == "rs256":
             private = rsa_private_key(settings.sp_key)
@@ -99,15 +100,23 @@ class UpstreamJWT:
         return claims
 
     def token(self, user: SAMLUser) -> str:
-        """A signed token for ``user``: the one issued moments ago when there is one."""
+        """A signed token for ``user``: the one issued moments ago for the same claims, if any."""
         now = self.clock()
-        hit = self._cache.get(id(user))
-        if hit is not None and hit[0] is user and 0 <= now - hit[1] < self.reuse:
-            return hit[2]
+        attributes = user.attributes
+        key = (
+            user.email,
+            user.display_name,
+            user.tenant,
+            tuple(attributes.get(GROUPS_CLAIM, ())),
+            tuple(attributes.get(ROLES_CLAIM, ())),
+        )
+        hit = self._cache.get(key)
+        if hit is not None and 0 <= now - hit[0] < self.reuse:
+            return hit[1]
         token = self._sign(self.claims(user, now))
         if len(self._cache) >= _CACHE_MAX:
             self._cache.clear()
-        self._cache[id(user)] = (user, now, token)  # the user kept alive, so its id stays its own
+        self._cache[key] = (now, token)
         return token
 
     def header(self, user: SAMLUser) -> tuple[str, str]:

@@ -128,7 +128,11 @@ def test_a_token_is_reused_for_seconds_then_renewed(settings_factory, clock) -> 
     claims = jwt.decode(renewed, SECRET, algorithms=["HS256"], audience="a", options={"verify_exp": False})
     assert claims["iat"] == int(clock.now) and claims["tenant"] == "contoso" and claims["groups"] == ["g1"]
     other = SAMLUser("b.simon@contoso.com", "b.simon@contoso.com", "", {GROUPS_CLAIM: ["g2"]})
-    assert signer.token(other) != renewed  # another signed-in user (or session) never gets it
+    assert signer.token(other) != renewed  # other claims never get it
+    again = SAMLUser(
+        email, email, "", {GROUPS_CLAIM: ["g1"]}, tenant="contoso"
+    )  # as a server session reloads it
+    assert signer.token(again) == renewed
 
 
 @pytest.mark.parametrize(

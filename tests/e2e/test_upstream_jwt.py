@@ -129,9 +129,8 @@ def test_a_token_is_reused_for_seconds_then_renewed(settings_factory, clock) -> 
     assert claims["iat"] == int(clock.now) and claims["tenant"] == "contoso" and claims["groups"] == ["g1"]
     other = SAMLUser("b.simon@contoso.com", "b.simon@contoso.com", "", {GROUPS_CLAIM: ["g2"]})
     assert signer.token(other) != renewed  # other claims never get it
-    again = SAMLUser(
-        email, email, "", {GROUPS_CLAIM: ["g1"]}, tenant="contoso"
-    )  # as a server session reloads it
+    # the same identity in a new object, as a server session is read back from the store
+    again = SAMLUser(email, email, "", {GROUPS_CLAIM: ["g1"]}, tenant="contoso")
     assert signer.token(again) == renewed
 
 

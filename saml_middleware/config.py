@@ -27,6 +27,7 @@ from .configrules import (
     base_url_problems,
     connection_problems,
     idp_leftover_problems,
+    jwt_problems,
     public_path_problems,
 )
 from .errors import ConfigError
@@ -96,6 +97,11 @@ class Settings:
     header_email: str = "X-Remote-Email"
     header_name: str = "X-Remote-Name"
     header_attributes: tuple[str, ...] = ()
+    # -- signed identity for upstreams: X-Remote-Jwt (gate/upstream_jwt.py) --
+    jwt: str = "off"
+    jwt_secret: str = field(default="", metadata=SECRET)
+    jwt_audience: str = ""
+    jwt_ttl: int = 60
     # -- many tenants (connections/) ------------------------------------
     connections: str = field(default="", metadata=SECRET_URL)
     connection_routing: tuple[str, ...] = ("host", "domain", "path")
@@ -208,6 +214,8 @@ class Settings:
         if not self.default_redirect.startswith("/") or self.default_redirect.startswith("//"):
             problems.append("SAML_DEFAULT_REDIRECT must be a path on this site, e.g. /")
         problems.extend(connection_problems(self.connections, self.connection_routing))
+        set_(self, "jwt", self.jwt.strip().lower())  # RS256 as well as rs256
+        problems.extend(jwt_problems(self.jwt, self.jwt_secret, self.jwt_audience, self.jwt_ttl, self.sp_key))
         if self.authn_request_binding not in ("auto", "redirect", "post"):
             problems.append(
                 "SAML_AUTHN_REQUEST_BINDING must be auto, redirect or post, "

@@ -20,6 +20,7 @@ __all__ = [
     "base_url_problems",
     "connection_problems",
     "idp_leftover_problems",
+    "jwt_problems",
     "public_path_problems",
     "public_path_warnings",
 ]
@@ -124,4 +125,34 @@ def connection_problems(connections: str, routing: Sequence[str]) -> list[str]:
             "SAML_CONNECTION_ROUTING is a comma-separated list of host, domain, path; "
             f"got {','.join(routing)!r}"
         )
+    return problems
+
+
+#: ``SAML_JWT`` modes: no header, signed with the SP key, signed with ``SAML_JWT_SECRET``
+JWT_MODES = ("off", "rs256", "hs256")
+
+
+def jwt_problems(mode: str, secret: str, audience: str, ttl: int, sp_key: str) -> list[str]:
+    """``SAML_JWT`` and its companions: the key the mode signs with is there, the lifetime is short.
+
+    >>> jwt_problems("rs256", "", "", 60, "")
+    ['SAML_JWT=rs256 signs with the SP key: set SAML_SP_KEY and SAML_SP_CERT (saml-middleware keygen)']
+    >>> jwt_problems("hs256", "x" * 32, "https://api.example.com", 60, "")
+    []
+    """
+    if mode not in JWT_MODES:
+        return [f"SAML_JWT must be off, rs256 or hs256, got {mode!r}"]
+    problems = []
+    if mode == "rs256" and not sp_key:
+        problems.append(
+            "SAML_JWT=rs256 signs with the SP key: set SAML_SP_KEY and SAML_SP_CERT (saml-middleware keygen)"
+        )
+    if mode == "hs256" and len(secret.encode()) < 32:
+        problems.append(
+            "SAML_JWT=hs256 needs SAML_JWT_SECRET of at least 32 bytes (random, shared with the upstream)"
+        )
+    if not 1 <= ttl <= 3600:
+        problems.append(f"SAML_JWT_TTL must be between 1 and 3600 seconds (short-lived), got {ttl}")
+    if audience and any(c.isspace() for c in audience):
+        problems.append(f"SAML_JWT_AUDIENCE must be one URL or name without spaces, got {audience!r}")
     return problems

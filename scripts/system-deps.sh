@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Test-only system packages: real servers the tests start on free loopback ports
-# (redis-server for the shared store, nginx for auth_request, postgresql for the shared
-# connections registry), and the xmlsec1 binary
+# (redis-server for the shared store, nginx for auth_request, Caddy for forward_auth, postgresql
+# for the shared connections registry), and the xmlsec1 binary
 # pysaml2's own IdP signs with. The product itself needs no system package. Installs with apt-get when running as root and missing;
 # otherwise says what is missing (tests that need it fail under CI=true).
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+# Caddy's forward_auth in front of /saml/auth (Debian's package, bookworm and later)
+command -v caddy >/dev/null 2>&1 || missing+=(caddy)
 # headless Chromium for the setup page's screenshot test
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # SimpleSAMLphp as a live IdP, served by PHP's built-in server (no Apache service is started)
@@ -31,6 +33,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   (service redis-server stop || true) >/dev/null 2>&1
   (service nginx stop || true) >/dev/null 2>&1
   (service postgresql stop || true) >/dev/null 2>&1
+  (service caddy stop || true) >/dev/null 2>&1
 else
   echo "warning: missing ${missing[*]} (install them to run every test; as root, make test installs them)" >&2
 fi

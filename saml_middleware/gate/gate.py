@@ -4,7 +4,8 @@
 * :meth:`Gate.authenticate` - the signed-in user in these cookies, if any (cheap);
   :meth:`Gate.session` - the same as a session, with the refreshed cookie to send.
 * :meth:`Gate.challenge` - what an unauthenticated request gets (302 or 401).
-* :meth:`Gate.handle_endpoint` - login (``login.py``), ACS, metadata, logout, health, auth (``auth_request``).
+* :meth:`Gate.handle_endpoint` - login (``login.py``), ACS, metadata, logout, health, auth
+  (nginx ``auth_request``, Traefik and Caddy forward auth: ``forward_auth.py``), ``jwks.json``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from ..ops.configcheck import log_startup_warnings
 from ..ops.metrics import Metrics
 from ..ops.operations import Operations
 from ..pages import page
-from ..paths import BadPath, canonical_path, is_public, safe_return_path
+from ..paths import is_public, safe_return_path
 from ..protocol.metadata import IdPInfo
 from ..protocol.sp import ServiceProvider
 from ..sessions import CookieSessionManager, ServerSessionManager, Session, SessionManager
@@ -31,12 +32,14 @@ from ..stores import ReplayCache, SessionStore, open_stores
 from ..user import SAMLUser
 from ..users import UserDirectory, directory_from_setting
 from .acs import AssertionConsumer, Resolver, run_here
+from .forward_auth import ForwardAuth
 from .identity_headers import IdentityHeaders
 from .login import LoginStart
 from .logout import SingleLogout
 from .metadata_refresh import MetadataRefresher, load_idp
 from .notconfigured import not_configured, unconfigured_routes
 from .signout import SignOut
+from .upstream_jwt import upstream_jwt
 
 __all__ = ["Gate"]
 
@@ -139,6 +142,11 @@ class Gate:
         self.acs.refresher = self.login.refresher = self.refresher
         prefix = settings.path_prefix
         self._prefix_slash = prefix + "/"
+        self.identity_headers = IdentityHeaders(settings)
+        #: X-Remote-Jwt for {prefix}/auth (SAML_JWT); its keys at {prefix}/jwks.json
+        self.jwt = upstream_jwt(settings, audience=settings.base_url, clock=clock)
+        #: {prefix}/auth; the access rules plug in as ``self.forward_auth.decide``
+        self.forward_auth = ForwardAuth(settings, self.session, self.identity_headers, self.jwt)
         self._routes: dict[str, Callable[[HTTPRequest, Resolver], HTTPResponse]] = {
             settings.acs_path: self.acs,
             prefix + "/login": self.login,
@@ -146,14 +154,16 @@ class Gate:
             prefix + "/logout": SignOut(settings, self.sessions, self.slo, self.ops),
             prefix + "/sls": self.slo,
             prefix + "/health": self._health,
-            prefix + "/auth": self._auth,
+            prefix + "/auth": self.forward_auth,
             prefix + "/metrics": self.ops.metrics_endpoint,
             prefix + "/setup": self.ops.setup_endpoint,
         }
         self._unconfigured = unconfigured_routes(settings)  # while no IdP is configured
         self._public = settings.public_paths
         self._logout_prefix = settings.logout_path + "?token="
-        self.identity_headers = IdentityHeaders(settings)
+        if self.jwt is not None:
+            jwks = self.jwt.jwks()
+            self._routes[prefix + "/jwks.json"] = lambda request, resolve: HTTPResponse.json(200, jwks)
 
     def _metadata_state(self) -> tuple[float | None, int]:
         r = self.refresher  # only with SAML_IDP_METADATA_URL
@@ -281,24 +291,3 @@ class Gate:
 
     def _health(self, request: HTTPRequest, resolve: Resolver) -> HTTPResponse:
         return HTTPResponse.json(200, {"status": "ok"})
-
-    def _auth(self, request: HTTPRequest, resolve: Resolver) -> HTTPResponse:
-        """For nginx ``auth_request``: 202 with the identity headers, or 401.
-
-        With ``X-Original-URI`` (nginx: ``$request_uri``), a path :func:`canonical_path` refuses
-        gets 403 whoever asks (nginx passes it on). The header only ever refuses: a client can
-        send it too when nginx does not set it, so it never makes a path public.
-        """
-        original = request.headers.get("x-original-uri")
-        if original is not None:
-            try:
-                canonical_path(original.split("?", 1)[0])
-            except BadPath as exc:
-                logger.warning("auth_request refused reason=%s detail=%r", exc.reason, exc.detail)
-                return HTTPResponse(403, [("cache-control", "no-store")])
-        found = self.session(request.headers.get("cookie"))
-        if found is None:
-            return HTTPResponse(401, [("cache-control", "no-store")])
-        session, refresh = found
-        headers = [("cache-control", "no-store"), *self.identity_headers.for_user(session.user)]
-        return HTTPResponse(202, headers + ([("set-cookie", refresh)] if refresh else []))

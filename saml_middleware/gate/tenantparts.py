@@ -8,16 +8,31 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import urlsplit
 
-from ..connections import Connection
+from ..config import Settings
+from ..connections import Connection, ConnectionLookup
 from ..http import HTTPRequest, HTTPResponse
 from ..pages import page
-from ..paths import BadPath, canonical_path
 from ..sessions import Session
 from .acs import Resolver
+from .forward_auth import ForwardAuth, served_host
 from .identity_headers import IdentityHeaders
+from .upstream_jwt import upstream_jwt
 
-__all__ = ["NoIdP", "SetupHandler", "auth_request", "broken", "signed_out", "store_down", "turned_off"]
+#: an endpoint: a request (and the resolver for async hooks) to the response
+Route = Callable[[HTTPRequest, Resolver], HTTPResponse]
+
+__all__ = [
+    "NoIdP",
+    "Route",
+    "SetupHandler",
+    "broken",
+    "forward_auth_routes",
+    "signed_out",
+    "store_down",
+    "turned_off",
+]
 
 logger = logging.getLogger("saml_middleware")
 
@@ -89,26 +104,32 @@ def signed_out(request: HTTPRequest, logout_path: str, clear: str) -> HTTPRespon
     return HTTPResponse.html(200, page("Signed out", "You are signed out."), clear)
 
 
-def auth_request(
-    request: HTTPRequest,
+def forward_auth_routes(
+    settings: Settings,
     session: Callable[[str | None, str | None], tuple[Session, str | None] | None],
     identity: IdentityHeaders,
-) -> HTTPResponse:
-    """nginx ``auth_request``: 202 with the identity headers (``X-Remote-Tenant`` included), or 401.
+    connections: ConnectionLookup,
+    *,
+    clock: Callable[[], float],
+) -> tuple[ForwardAuth, dict[str, Route]]:
+    """``{PREFIX}/auth`` (nginx, Traefik, Caddy) and ``/jwks.json`` of a deployment with connections.
 
-    A refused ``X-Original-URI`` gets 403, as in the single-IdP gate. The session must be valid
-    on the request's ``Host`` (nginx passes the original one).
+    A forwarded host is served when it is ``SAML_BASE_URL``'s or an enabled connection's host
+    (the login then starts on that host, where the connection's session cookie lives).
     """
-    original = request.headers.get("x-original-uri")
-    if original is not None:
-        try:
-            canonical_path(original.split("?", 1)[0])
-        except BadPath as exc:
-            logger.warning("auth_request refused reason=%s detail=%r", exc.reason, exc.detail)
-            return HTTPResponse(403, [("cache-control", "no-store")])
-    found = session(request.headers.get("cookie"), request.headers.get("host"))
-    if found is None:
-        return HTTPResponse(401, [("cache-control", "no-store")])
-    user_session, refresh = found
-    headers = [("cache-control", "no-store"), *identity.for_user(user_session.user)]
-    return HTTPResponse(202, headers + ([("set-cookie", refresh)] if refresh else []))
+    base = urlsplit(settings.base_url)
+    base_host = served_host(base.netloc)
+
+    def hosts(host: str) -> str | None:
+        if host == base_host:
+            return settings.base_url
+        conn = connections.by_host(host)
+        return f"{base.scheme}://{host}" if conn is not None and conn.enabled else None
+
+    jwt = upstream_jwt(settings, audience=settings.base_url, clock=clock)
+    auth = ForwardAuth(settings, session, identity, jwt, hosts=hosts)
+    routes: dict[str, Route] = {settings.path_prefix + "/auth": auth}
+    if jwt is not None:
+        jwks = jwt.jwks()
+        routes[settings.path_prefix + "/jwks.json"] = lambda request, resolve: HTTPResponse.json(200, jwks)
+    return auth, routes

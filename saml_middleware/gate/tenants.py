@@ -39,7 +39,7 @@ from .acs import Resolver, run_here
 from .gate import Gate
 from .identity_headers import IdentityHeaders
 from .signin import SignInPage
-from .tenantparts import NoIdP, SetupHandler, auth_request, broken, signed_out, store_down, turned_off
+from .tenantparts import NoIdP, SetupHandler, broken, forward_auth_routes, signed_out, store_down, turned_off
 from .tenantpool import GatePool
 
 __all__ = ["SetupHandler", "TenantGate"]
@@ -133,9 +133,13 @@ class TenantGate:
             prefix + "/login": self._login,
             prefix + "/logout": self._logout,
             prefix + "/health": lambda request, resolve: HTTPResponse.json(200, {"status": "ok"}),
-            prefix + "/auth": self._auth,
             prefix + "/metrics": self.ops.metrics_endpoint,
         }
+        #: {prefix}/auth for nginx, Traefik and Caddy (and /jwks.json with SAML_JWT), on tenant hosts too
+        self.forward_auth, auth_routes = forward_auth_routes(
+            settings, self.session, self.identity_headers, connections, clock=clock
+        )
+        self._routes.update(auth_routes)
         self._public = settings.public_paths
         self._logout_prefix = settings.logout_path + "?token="
         self._unavailable_logged = 0.0
@@ -273,10 +277,6 @@ class TenantGate:
             here = replace(request, path=f"{self._connection_prefix}{conn.id}/logout")
             return self._with_gate(conn, here, lambda gate: gate.handle_endpoint(here, resolve))
         return signed_out(request, self.settings.logout_path, self.sessions.clear_header())
-
-    def _auth(self, request: HTTPRequest, resolve: Resolver) -> HTTPResponse:
-        """For nginx ``auth_request`` (as :meth:`Gate._auth`), ``X-Remote-Tenant`` included."""
-        return auth_request(request, self.session, self.identity_headers)
 
     # -- helpers ----------------------------------------------------------
     def _host_connection(self, request: HTTPRequest) -> Connection | None:

@@ -26,6 +26,7 @@ from ..config import Settings
 from ..errors import ConfigError
 from ..framing import check_request
 from ..gate.identity_headers import IdentityHeaders, normal_name
+from ..gate.upstream_jwt import UpstreamJWT, upstream_jwt
 from ..http import HTTPResponse
 from ..masking import redact
 from ..pages import page
@@ -96,6 +97,7 @@ class ReverseProxy:
     :param timeout: seconds to connect, and to wait for each chunk of the answer.
     :param base_url: the public URL (``SAML_BASE_URL``): ``X-Forwarded-Host`` and
         ``X-Forwarded-Proto`` are its host and scheme; without it, the request's.
+    :param jwt: signs ``X-Remote-Jwt`` for the upstream (``SAML_JWT``); ``None``: no such header.
 
     A request whose target is not a path, or whose path :func:`~saml_middleware.paths.canonical_path`
     refuses, gets a 400 JSON answer naming the reason (``bad_request_target``, ``bad_path``,
@@ -103,7 +105,13 @@ class ReverseProxy:
     """
 
     def __init__(
-        self, upstream: str, identity: IdentityHeaders, *, timeout: float = 60.0, base_url: str | None = None
+        self,
+        upstream: str,
+        identity: IdentityHeaders,
+        *,
+        timeout: float = 60.0,
+        base_url: str | None = None,
+        jwt: UpstreamJWT | None = None,
     ) -> None:
         self.upstream = _check_upstream(upstream)
         parts = urlsplit(self.upstream)
@@ -115,6 +123,7 @@ class ReverseProxy:
         self._public_host = public.netloc.encode("latin-1") if public else None
         self._public_proto = public.scheme.encode("latin-1") if public else None
         self.identity = identity
+        self.jwt = jwt
         self.timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0))
         self._client: httpx.AsyncClient | None = None
 
@@ -182,6 +191,8 @@ class ReverseProxy:
         user = scope.get("user")
         if isinstance(user, SAMLUser):
             out += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.identity.for_user(user)]
+            if self.jwt is not None:
+                out.append((b"x-remote-jwt", self.jwt.token(user).encode("ascii")))
         return out
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -252,5 +263,6 @@ def proxy_app(upstream: str, settings: Settings | None = None, **gate_options: A
     :raises ConfigError: for a bad ``SAML_*`` setting or upstream URL.
     """
     settings = settings if settings is not None else Settings.from_env()
-    proxy = ReverseProxy(upstream, IdentityHeaders(settings), base_url=settings.base_url)
+    jwt = upstream_jwt(settings, audience=_check_upstream(upstream))  # aud: the upstream URL by default
+    proxy = ReverseProxy(upstream, IdentityHeaders(settings), base_url=settings.base_url, jwt=jwt)
     return AccessLog(SAMLMiddleware(asgi_marker(proxy), settings=settings, **gate_options))

@@ -78,7 +78,11 @@ def test_nginx_auth_request_logs_in_and_passes_the_identity(nginx_site: str) -> 
         assert to_login.status_code == 302
         landed = login(browser, to_login.headers["location"])
         assert landed.headers["location"] == "/report?q=1"
-        spoof = {"X-Remote-User": "admin@contoso.com", "X-Remote-Email": "admin@contoso.com"}
+        spoof = {
+            "X-Remote-User": "admin@contoso.com",
+            "X-Remote-Email": "admin@contoso.com",
+            "X-Remote-Jwt": "forged.token.here",
+        }
         page = browser.get("/report?q=1", headers=spoof)
         assert page.status_code == 200, page.text
         seen = page.json()
@@ -86,6 +90,7 @@ def test_nginx_auth_request_logs_in_and_passes_the_identity(nginx_site: str) -> 
         assert seen["headers"]["x-remote-user"] == "b.simon@contoso.com"
         assert seen["headers"]["x-remote-email"] == "b.simon@contoso.com"
         assert seen["headers"]["x-remote-name"] == "B.Simon"
+        assert "x-remote-jwt" not in seen["headers"]  # SAML_JWT is off: nginx clears the client's
 
 
 def test_the_documented_config_is_valid_nginx(tmp_path: Path) -> None:

@@ -96,6 +96,10 @@ SAMPLE: dict[str, Any] = {
     "header_email": "X-Remote-Email",
     "header_name": "X-Remote-Name",
     "header_attributes": ("team",),
+    "jwt": "hs256",
+    "jwt_secret": "JWT-SECRET-never-shown-0123456789abcdef",
+    "jwt_audience": "https://reports.internal",
+    "jwt_ttl": 60,
     "connections": "postgresql://saml:pg-pass-8f2@db.internal/connections",
     "connection_routing": ("host", "domain"),
     "connections_refresh": 5,
@@ -125,6 +129,7 @@ def test_every_field_holding_a_secret_is_marked_on_the_field() -> None:
         "sp_key",
         "sp_key_next",
         "metrics_token",
+        "jwt_secret",
     }
 
 

@@ -87,6 +87,7 @@ def _postgresql() -> str | None:
 REQUIREMENTS: dict[str, Callable[[], str | None]] = {
     "redis-server": _program("redis-server"),
     "nginx": _program("nginx"),
+    "caddy": _program("caddy"),
     "chromium": _program(*CHROMIUM),
     "playwright": _python("playwright"),
     "simplesamlphp": _simplesamlphp,

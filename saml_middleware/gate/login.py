@@ -1,8 +1,9 @@
-"""Starting a login: the AuthnRequest (HTTP-Redirect binding) and its pending-login cookie.
+"""Starting a login: the AuthnRequest and its pending-login cookie.
 
 ``GET {prefix}/login?next=/path`` and every unauthenticated browser request
-(:meth:`~saml_middleware.gate.Gate.challenge`) end here: a 302 to the IdP and a
-signed, short-lived cookie holding the request ID and the same-origin return path,
+(:meth:`~saml_middleware.gate.Gate.challenge`) end here: a 302 to the IdP (HTTP-Redirect
+binding; or, for an IdP that takes only HTTP-POST, a page posting the request, :mod:`.postform`)
+and a signed, short-lived cookie holding the request ID and the same-origin return path,
 named by the RelayState key (:mod:`.pending`).
 """
 
@@ -20,6 +21,7 @@ from ..sessions.cookies import CookieCodec
 from .acs import Resolver
 from .metadata_refresh import MetadataRefresher
 from .pending import PendingCookies
+from .postform import send
 
 __all__ = ["LoginStart"]
 
@@ -51,7 +53,7 @@ class LoginStart:
         self.refresher: MetadataRefresher | None = None
 
     def start(self, request: HTTPRequest, next_path: str) -> HTTPResponse:
-        """302 to the IdP; after the ACS, the browser lands on ``next_path``."""
+        """302 to the IdP (or the HTTP-POST page); after the ACS, the browser lands on ``next_path``."""
         if self.refresher is not None:
             self.refresher.refresh_if_due()
         relay = self.token(18)
@@ -59,7 +61,7 @@ class LoginStart:
         value = self.codec.dump_login({"r": login.request_id, "n": next_path})
         # its own cookie (sent to the ACS only), the oldest pending logins beyond the bound expired
         cookies = self.pending.start(request.headers.get("cookie"), relay, value)
-        return HTTPResponse.redirect(302, login.url, *cookies)
+        return send(login, 302, *cookies)
 
     def __call__(self, request: HTTPRequest, resolve: Resolver) -> HTTPResponse:
         """``GET {prefix}/login?next=/path``."""

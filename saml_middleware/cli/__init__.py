@@ -26,7 +26,7 @@ from ..serve.runner import add_server_options, proxy_command, run_command
 from .connections import add_connections_command
 from .demo import demo_app, listen_or_explain
 from .devtenants import dev_idp_tenants, idp_key_pair
-from .report import load_settings, report, warn
+from .report import binding_summary, load_settings, report, warn
 from .sessions import add_sessions_command
 
 __all__ = ["main"]
@@ -79,6 +79,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     print("\nIdP as loaded:")
     print(f"  Entity ID:                 {idp.entity_id}")
     print(f"  Login URL:                 {redact(idp.sso_url)}")
+    print(f"  AuthnRequest binding:      {binding_summary(idp, settings)}")
     for pem in idp.certificates:
         info = certificate_summary(pem)
         print(f"  Signing certificate:       {info['subject']}, expires {info['not_after']}")
@@ -153,6 +154,8 @@ def _dev_idp(
         sign=args.sign,
         sp_acs_url=sp_acs_url,
         sp_entity_id=sp_entity_id,
+        sso_binding=args.sso_binding,
+        sp_cert_pem=Path(args.sp_cert).read_text() if getattr(args, "sp_cert", None) else None,
     )
 
 
@@ -231,6 +234,12 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--users", help="JSON file of test users (see devidp/users.json)")
         p.add_argument("--sign", choices=["assertion", "response", "both"], default="assertion")
         p.add_argument("--key-dir", help="keep the IdP key pair here across restarts")
+        p.add_argument(
+            "--sso-binding",
+            choices=["both", "post", "redirect"],
+            default="both",
+            help="the bindings its metadata lists (post: HTTP-POST only, as Google Workspace and OneLogin)",
+        )
 
     demo = sub.add_parser("demo", help="the dev IdP plus a wrapped demo app, no configuration")
     demo.add_argument("--port", type=int, default=8000)
@@ -248,6 +257,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="play N Entra tenants (own entity ID, key and users @tenantK.example each) under /tenantK",
     )
+    dev.add_argument("--sp-cert", help="the SP certificate (PEM file): requests must be signed by it")
     dev.set_defaults(func=_cmd_dev_idp)
 
     sub.add_parser("metadata", help="print the SP metadata").set_defaults(func=_cmd_metadata)

@@ -7,8 +7,9 @@ from collections.abc import Iterable
 
 from ..config import Settings
 from ..errors import ConfigError
+from ..protocol.metadata import IdPInfo
 
-__all__ = ["load_settings", "report", "warn"]
+__all__ = ["binding_summary", "load_settings", "report", "warn"]
 
 
 def report(message: object, status: int = 1) -> int:
@@ -30,3 +31,16 @@ def load_settings() -> Settings | None:
     except ConfigError as exc:
         report(exc)
         return None
+
+
+def binding_summary(idp: IdPInfo, settings: Settings) -> str:
+    """How AuthnRequests travel to ``idp``, and why, for ``check``.
+
+    >>> binding_summary(IdPInfo("e", "https://idp/sso", (), sso_binding="post"), settings)  # doctest: +SKIP
+    'HTTP-POST (SAML_AUTHN_REQUEST_BINDING=auto: the IdP lists no HTTP-Redirect login endpoint)'
+    """
+    name = {"redirect": "HTTP-Redirect", "post": "HTTP-POST"}[idp.sso_binding]
+    setting = f"SAML_AUTHN_REQUEST_BINDING={settings.authn_request_binding}"
+    if settings.authn_request_binding == "auto" and idp.sso_binding == "post":
+        return f"{name} ({setting}: the IdP lists no HTTP-Redirect login endpoint)"
+    return f"{name} ({setting})"

@@ -16,6 +16,7 @@ from starlette.routing import Route
 from ..http import FORM, FormError, form_text, media_type, query_fields
 from .authnrequest import AuthnRequestInfo, decode_saml_message, parse_authn_request
 from .pages import auto_post_page, message_page, page, user_button_forms
+from .requestsig import verify_post_signature, verify_redirect_signature
 from .responses import PROTOCOL_NS
 from .users import DevUser
 
@@ -33,6 +34,7 @@ class ServedIdP(Protocol):
     sp_acs_url: str | None
     sp_entity_id: str | None
     sp_sls_url: str | None
+    sp_cert_pem: str | None
 
     @property
     def base_url(self) -> str: ...
@@ -134,6 +136,10 @@ def build_app(idp: ServedIdP) -> Starlette:
             return _error(400, "The request has no SAMLRequest parameter.")
         try:
             root = decode_saml_message(saml_request)
+            if idp.sp_cert_pem is not None and request.method == "POST":
+                verify_post_signature(root, idp.sp_cert_pem)
+            elif idp.sp_cert_pem is not None:
+                verify_redirect_signature(request.url.query, idp.sp_cert_pem)
             if root.tag == f"{{{PROTOCOL_NS}}}LogoutRequest":
                 if not idp.sp_sls_url:
                     return _signed_out()

@@ -9,16 +9,15 @@ from collections.abc import Callable, Sequence
 from typing import Literal
 from urllib.parse import urlsplit
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 from starlette.applications import Starlette
 
+from ..pem import certificate_object
 from ..protocol.keys import generate_keypair
 from ..user import normalize_email
 from .app import build_app
 from .authnrequest import AuthnRequestInfo, parse_authn_request
+from .checks import check_choice, check_pair, check_url
 from .encrypt import encrypt_assertion
 from .logout import answer_logout, start_logout
 from .metadata import build_metadata
@@ -37,38 +36,6 @@ _SIGN_MODES = ("assertion", "response", "both")
 _ALGORITHMS = ("sha256", "sha1")
 
 
-def _check_url(name: str, value: str) -> str:
-    parts = urlsplit(value) if isinstance(value, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"{name} must be an absolute http(s) URL, not {value!r}")
-    if parts.query or parts.fragment:
-        raise ValueError(f"{name} must not have a query or fragment: {value!r}")
-    return value
-
-
-def _check_choice(name: str, value: str, choices: Sequence[str]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}; not {value!r}")
-
-
-def _check_pair(key_pem: str, cert_pem: str) -> None:
-    try:
-        key = serialization.load_pem_private_key(key_pem.encode(), password=None)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"key_pem is not an unencrypted PEM private key: {exc}") from None
-    try:
-        cert = x509.load_pem_x509_certificate(cert_pem.encode())
-    except ValueError as exc:
-        raise ValueError(f"cert_pem is not a PEM certificate: {exc}") from None
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ValueError("key_pem must be an RSA key (Entra signs with RSA)")
-    public = cert.public_key()
-    if not isinstance(public, rsa.RSAPublicKey) or (
-        public.public_numbers() != key.public_key().public_numbers()
-    ):
-        raise ValueError("cert_pem does not certify key_pem's public key")
-
-
 class DevIdP:
     """An Entra ID-shaped SAML IdP for demos and tests. Never deploy it: it signs
     in anyone who clicks a name, and posts to whichever ACS URL a request names.
@@ -83,6 +50,10 @@ class DevIdP:
     :param algorithm: ``"sha256"``, or ``"sha1"`` to test refusal of weak signatures.
     :param sp_acs_url: ACS URL for IdP-initiated launches and for requests without one.
     :param sp_entity_id: the audience for IdP-initiated launches.
+    :param sso_binding: the bindings its metadata lists: ``"both"`` (as Entra), ``"post"``
+        (HTTP-POST only, as Google Workspace and OneLogin) or ``"redirect"``. Every binding is served.
+    :param sp_cert_pem: the SP certificate (PEM): requests must then be signed by it (query
+        signature on HTTP-Redirect, XML signature on HTTP-POST), as Entra's "Verification certificates".
     :param clock: source of every timestamp (POSIX seconds).
     :param id_factory: source of every XML ID, used verbatim (must be an NCName,
         e.g. ``"_" + uuid``); default ``_<uuid4>``.
@@ -101,10 +72,12 @@ class DevIdP:
         sp_acs_url: str | None = None,
         sp_entity_id: str | None = None,
         encrypt_for: str | None = None,
+        sso_binding: str = "both",
+        sp_cert_pem: str | None = None,
         clock: Callable[[], float] = time.time,
         id_factory: Callable[[], str] | None = None,
     ) -> None:
-        self._base_url = _check_url("base_url", base_url).rstrip("/")
+        self._base_url = check_url("base_url", base_url).rstrip("/")
         try:
             self._tenant_id = str(uuid.UUID(tenant_id))
         except (ValueError, TypeError, AttributeError):
@@ -124,18 +97,24 @@ class DevIdP:
         if key_pem is None or cert_pem is None:
             key_pem, cert_pem = generate_keypair()
         else:
-            _check_pair(key_pem, cert_pem)
+            check_pair(key_pem, cert_pem)
         self._key_pem, self._cert_pem = key_pem, cert_pem
         self._signer = XmlSigner(key_pem, cert_pem)
-        _check_choice("sign", sign, _SIGN_MODES)
-        _check_choice("algorithm", algorithm, _ALGORITHMS)
+        check_choice("sign", sign, _SIGN_MODES)
+        check_choice("algorithm", algorithm, _ALGORITHMS)
         self._sign, self._algorithm = sign, algorithm
-        self.sp_acs_url = None if sp_acs_url is None else _check_url("sp_acs_url", sp_acs_url)
+        self.sp_acs_url = None if sp_acs_url is None else check_url("sp_acs_url", sp_acs_url)
         if sp_entity_id is not None and not (isinstance(sp_entity_id, str) and sp_entity_id):
             raise ValueError("sp_entity_id must be a non-empty string")
         self.sp_entity_id = sp_entity_id
         #: SP certificate (PEM) every assertion is encrypted for, like Entra "token encryption".
         self.encrypt_for = encrypt_for
+        check_choice("sso_binding", sso_binding, ("both", "post", "redirect"))
+        self.sso_binding = sso_binding
+        if sp_cert_pem is not None:
+            certificate_object(sp_cert_pem)  # ValueError when it is not a PEM certificate
+        #: the SP certificate requests must be signed with (None: unsigned requests are taken)
+        self.sp_cert_pem = sp_cert_pem
         if not callable(clock) or (id_factory is not None and not callable(id_factory)):
             raise ValueError("clock and id_factory must be callables")
         self._clock = clock
@@ -215,6 +194,7 @@ class DevIdP:
                 wsfed_url=f"{self._base_url}/{self._tenant_id}/wsfed",
                 document_id=self._new_id(),
                 signer=self._signer,
+                bindings=self.sso_binding,
             )
         return self._metadata
 
@@ -256,8 +236,8 @@ class DevIdP:
             raise ValueError("acs_url and audience must not be empty")
         mode = self._sign if sign is None else sign
         digest = self._algorithm if algorithm is None else algorithm
-        _check_choice("sign", mode, _SIGN_MODES)
-        _check_choice("algorithm", digest, _ALGORITHMS)
+        check_choice("sign", mode, _SIGN_MODES)
+        check_choice("algorithm", digest, _ALGORITHMS)
         response, assertion = build_response(
             person,
             issuer=self.entity_id,

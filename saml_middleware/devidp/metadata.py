@@ -77,6 +77,7 @@ def build_metadata(
     document_id: str,
     signer: XmlSigner,
     algorithm: Algorithm = "sha256",
+    bindings: str = "both",
 ) -> bytes:
     """Signed federation metadata: BOM, XML declaration, then the EntityDescriptor.
 
@@ -85,6 +86,9 @@ def build_metadata(
     RoleDescriptors and the SAML ``IDPSSODescriptor``, as in Entra's
     metadata. The WS-Federation endpoints point at ``wsfed_url``, which the
     dev IdP lists for shape only and does not serve.
+
+    :param bindings: the SAML endpoints listed: ``"both"`` (HTTP-Redirect and HTTP-POST, as
+        Entra), ``"post"`` (HTTP-POST only, as Google Workspace and OneLogin) or ``"redirect"``.
     """
     cert_b64 = signer.cert_base64
     root = etree.Element(f"{_MD}EntityDescriptor", nsmap=_MD_DEFAULT)
@@ -108,9 +112,10 @@ def build_metadata(
     idp = etree.SubElement(root, f"{_MD}IDPSSODescriptor")
     idp.set("protocolSupportEnumeration", "urn:oasis:names:tc:SAML:2.0:protocol")
     _key_descriptor(idp, cert_b64)
-    etree.SubElement(idp, f"{_MD}SingleLogoutService", Binding=_REDIRECT, Location=slo_url)
-    etree.SubElement(idp, f"{_MD}SingleSignOnService", Binding=_REDIRECT, Location=sso_url)
-    etree.SubElement(idp, f"{_MD}SingleSignOnService", Binding=_POST, Location=sso_url)
+    listed = {"both": (_REDIRECT, _POST), "post": (_POST,), "redirect": (_REDIRECT,)}[bindings]
+    etree.SubElement(idp, f"{_MD}SingleLogoutService", Binding=listed[0], Location=slo_url)
+    for binding in listed:
+        etree.SubElement(idp, f"{_MD}SingleSignOnService", Binding=binding, Location=sso_url)
 
     signer.sign(root, algorithm=algorithm)
     declaration = b'<?xml version="1.0" encoding="utf-8"?>'

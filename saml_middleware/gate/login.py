@@ -1,14 +1,16 @@
-"""Starting a login: the AuthnRequest (HTTP-Redirect binding) and its pending-login cookie.
+"""Starting a login: the AuthnRequest and its pending-login cookie.
 
 ``GET {prefix}/login?next=/path`` and every unauthenticated browser request
-(:meth:`~saml_middleware.gate.Gate.challenge`) end here: a 302 to the IdP and a
-signed, short-lived cookie holding the request ID and the same-origin return path,
+(:meth:`~saml_middleware.gate.Gate.challenge`) end here: a 302 to the IdP (HTTP-Redirect
+binding; or, for an IdP that takes only HTTP-POST, a page posting the request, :mod:`.postform`)
+and a signed, short-lived cookie holding the request ID and the same-origin return path,
 named by the RelayState key (:mod:`.pending`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from urllib.parse import parse_qs, urlencode
 
 from ..config import Settings
@@ -20,6 +22,7 @@ from ..sessions.cookies import CookieCodec
 from .acs import Resolver
 from .metadata_refresh import MetadataRefresher
 from .pending import PendingCookies
+from .postform import send
 
 __all__ = ["LoginStart"]
 
@@ -51,7 +54,7 @@ class LoginStart:
         self.refresher: MetadataRefresher | None = None
 
     def start(self, request: HTTPRequest, next_path: str, login_hint: str = "") -> HTTPResponse:
-        """302 to the IdP; after the ACS, the browser lands on ``next_path``.
+        """302 to the IdP (or the HTTP-POST page); after the ACS, the browser lands on ``next_path``.
 
         :param login_hint: the e-mail typed on the sign-in page, passed to the IdP as the
             ``login_hint`` query parameter (Entra pre-fills its sign-in with it).
@@ -63,10 +66,10 @@ class LoginStart:
         value = self.codec.dump_login({"r": login.request_id, "n": next_path})
         # its own cookie (sent to the ACS only), the oldest pending logins beyond the bound expired
         cookies = self.pending.start(request.headers.get("cookie"), relay, value)
-        url = login.url
-        if login_hint:
-            url += ("&" if "?" in url else "?") + urlencode({"login_hint": login_hint})
-        return HTTPResponse.redirect(302, url, *cookies)
+        if login_hint:  # on the endpoint's URL, for either binding (Entra reads it from the query)
+            sep = "&" if "?" in login.url else "?"
+            login = replace(login, url=login.url + sep + urlencode({"login_hint": login_hint}))
+        return send(login, 302, *cookies)
 
     def __call__(self, request: HTTPRequest, resolve: Resolver) -> HTTPResponse:
         """``GET {prefix}/login?next=/path``."""

@@ -31,6 +31,7 @@ from ..sessions.cookies import CookieCodec
 from ..user import SAMLUser
 from .acs import LOGIN_COOKIE_AGE, Resolver, log_refusal
 from .pending import PendingCookies
+from .postform import send
 
 __all__ = ["SingleLogout"]
 
@@ -84,7 +85,8 @@ class SingleLogout:
 
     # -- SP-initiated -----------------------------------------------------
     def start(self, session: Session, *cookies: str, header: str | None = None) -> HTTPResponse | None:
-        """After ``session`` ended locally: the redirect to the IdP's SLO, or ``None`` without one.
+        """After ``session`` ended locally: the LogoutRequest to the IdP's SLO (a redirect, or a page
+        posting it when the IdP takes HTTP-POST only), or ``None`` without one.
 
         :param header: the request's ``Cookie`` header (bounds the pending logouts).
         """
@@ -94,7 +96,7 @@ class SingleLogout:
         relay = self.token(18)
         request = self.sp.build_logout(session.user, slo, relay)
         value = self.codec.dump_login({"r": request.request_id, "k": "logout"})
-        return HTTPResponse.redirect(303, request.url, *cookies, *self.pending.start(header, relay, value))
+        return send(request, 303, *cookies, *self.pending.start(header, relay, value), title="Signing out")
 
     # -- the single logout service ---------------------------------------
     def __call__(self, request: HTTPRequest, resolve: Resolver) -> HTTPResponse:
@@ -163,9 +165,8 @@ class SingleLogout:
         slo = self.slo_url
         if not slo:
             return HTTPResponse.html(200, self.signed_out, *cookies)
-        return HTTPResponse.redirect(
-            302, self.sp.build_logout_response(slo, message.id, message.relay_state), *cookies
-        )
+        answer = self.sp.build_logout_response(slo, message.id, message.relay_state)
+        return send(answer, 302, *cookies, title="Signing out")
 
     # -- helpers ------------------------------------------------------------
     def _params(self, request: HTTPRequest) -> dict[str, list[str]]:

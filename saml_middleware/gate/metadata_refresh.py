@@ -27,7 +27,7 @@ import httpx
 from ..config import Settings
 from ..errors import ConfigError, ResponseRejected
 from ..masking import redact
-from ..protocol.metadata import IdPInfo, idp_from_metadata
+from ..protocol.metadata import IdPInfo, idp_from_metadata, manual_binding
 
 if TYPE_CHECKING:
     from ..protocol.sp import ServiceProvider
@@ -106,7 +106,10 @@ def load_idp(
             [f"{source}: cannot load the IdP metadata from {redact(str(where))}: {redact(why)}"]
         ) from None
     if xml is None:
-        return IdPInfo(settings.idp_entity_id, settings.idp_sso_url, settings.idp_cert)
+        binding = manual_binding(settings)  # SAML_AUTHN_REQUEST_BINDING=post, else HTTP-Redirect
+        return IdPInfo(
+            settings.idp_entity_id, settings.idp_sso_url, settings.idp_cert, None, binding, binding
+        )
     try:
         return idp_from_metadata(settings, xml)
     except ValueError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import secrets
 import time
 from collections.abc import Callable
@@ -24,26 +25,20 @@ from ..errors import ConfigError, ResponseRejected
 from ..pem import pem_body, rsa_private_key
 from ..stores import ReplayCache
 from ..user import SAMLUser
-from .bindings import redirect_url, rsa_signer
+from .bindings import rsa_signer
 from .checks import Expected, Parts, check_protocol, check_signatures, check_structure
 from .decrypt import AssertionDecryptor, reveal_name_id
 from .identity import IdentityReader
 from .logout import sls_url
 from .metadata import IdPInfo
+from .outgoing import LoginRequest, encode
 from .signatures import SignatureVerifier
 from .xml import parse_untrusted, q
+from .xmlsign import EnvelopedSigner
 
 __all__ = ["LoginRequest", "ServiceProvider", "Verified", "decode_post_binding", "sp_metadata_xml"]
 
 _WHITESPACE = bytes.maketrans(b"", b"")
-
-
-@dataclass(frozen=True)
-class LoginRequest:
-    """An AuthnRequest ready to send: the URL to redirect to and its ID."""
-
-    url: str
-    request_id: str
 
 
 @dataclass(frozen=True)
@@ -166,12 +161,15 @@ class ServiceProvider:
         keys = [k for k in (settings.sp_key, settings.sp_key_next) if k]
         self.decrypt = AssertionDecryptor(*keys) if keys else None
         # Settings checked that the key is RSA and matches SAML_SP_CERT (keysettings.py).
-        self._sign = rsa_signer(rsa_private_key(settings.sp_key)) if settings.sp_key else None
+        sign = rsa_signer(rsa_private_key(settings.sp_key)) if settings.sp_key else None
+        sign_xml = EnvelopedSigner(settings.sp_key, settings.sp_cert) if settings.sp_key else None
+        self._encode = functools.partial(encode, sign_query=sign, sign_xml=sign_xml)  # outgoing.py
         self._metadata = sp_metadata_xml(settings)
 
     # -- outgoing -------------------------------------------------------
     def build_login(self, relay_state: str) -> LoginRequest:
-        """An AuthnRequest on the HTTP-Redirect binding (deflated, signed if keyed).
+        """An AuthnRequest on the IdP's binding (``IdPInfo.sso_binding``), signed if keyed:
+        HTTP-Redirect (deflated, query signed) or HTTP-POST (``form`` set, signed inside the XML).
 
         No ``RequestedAuthnContext``: Entra refuses users who signed in with
         MFA when the SP asks for password authentication.
@@ -189,11 +187,13 @@ class ServiceProvider:
             name_id_policy=samlp.NameIDPolicy(allow_create="true"),
             force_authn="true" if s.force_authn else None,
         )
-        url = redirect_url(self.idp.sso_url, "SAMLRequest", request.to_string(), relay_state, sign=self._sign)
-        return LoginRequest(url, request_id)
+        idp = self.idp
+        return self._encode(
+            idp.sso_binding, idp.sso_url, "SAMLRequest", request.to_string(), relay_state, request_id
+        )
 
     def build_logout(self, user: SAMLUser, location: str, relay_state: str) -> LoginRequest:
-        """A LogoutRequest for ``user``'s IdP session to ``location`` (HTTP-Redirect, signed if keyed)."""
+        """A LogoutRequest for ``user``'s IdP session to ``location`` (on ``IdPInfo.slo_binding``)."""
         request_id, now = self.random_id(), self.clock()
         request = samlp.LogoutRequest(
             id=request_id,
@@ -205,13 +205,16 @@ class ServiceProvider:
             name_id=saml.NameID(text=user.name_id, format=user.name_id_format or None),
             session_index=[samlp.SessionIndex(text=user.session_index)] if user.session_index else [],
         )
-        url = redirect_url(location, "SAMLRequest", request.to_string(), relay_state, sign=self._sign)
-        return LoginRequest(url, request_id)
+        xml = request.to_string()
+        return self._encode(self.idp.slo_binding, location, "SAMLRequest", xml, relay_state, request_id)
 
-    def build_logout_response(self, location: str, in_response_to: str, relay_state: str | None) -> str:
-        """A Success LogoutResponse to the IdP's ``location`` (HTTP-Redirect, signed if keyed)."""
+    def build_logout_response(
+        self, location: str, in_response_to: str, relay_state: str | None
+    ) -> LoginRequest:
+        """A Success LogoutResponse to the IdP's ``location`` (``IdPInfo.slo_binding``, signed if keyed)."""
+        response_id = self.random_id()
         response = samlp.LogoutResponse(
-            id=self.random_id(),
+            id=response_id,
             version="2.0",
             issue_instant=_instant(self.clock()),
             destination=location,
@@ -219,7 +222,8 @@ class ServiceProvider:
             issuer=saml.Issuer(text=self.settings.sp_entity_id),
             status=samlp.Status(status_code=samlp.StatusCode(value=samlp.STATUS_SUCCESS)),
         )
-        return redirect_url(location, "SAMLResponse", response.to_string(), relay_state, sign=self._sign)
+        xml = response.to_string()
+        return self._encode(self.idp.slo_binding, location, "SAMLResponse", xml, relay_state, response_id)
 
     def metadata_xml(self) -> bytes:
         """The SP metadata to give the IdP (Entra: "Upload metadata file")."""

@@ -146,3 +146,53 @@ def test_idp_initiated_login_from_my_apps(sites: tuple[str, str], context: Any) 
     page.get_by_role("link", name="B.Simon").click()
     page.wait_for_url(f"{app}/")
     assert page.get_by_role("heading", level=1).inner_text() == "Hello, B.Simon"
+
+
+# -- the HTTP-POST binding: `demo --sso-binding post`, a dev IdP listing HTTP-POST only ---------------
+
+
+@pytest.fixture(scope="module")
+def post_sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    port, idp_port = free_port(), free_port()
+    log = tmp_path_factory.mktemp("browser-post-demo") / "log.txt"
+    args = [
+        *CLI, "demo", "--port", str(port), "--idp-port", str(idp_port), "--sso-binding", "post",
+        "--public-host", "localhost", "--idp-public-host", "127.0.0.1",
+    ]  # fmt: skip
+    with server(args, f"http://127.0.0.1:{idp_port}/", log):
+        yield f"http://localhost:{port}", f"http://127.0.0.1:{idp_port}"
+
+
+def test_post_binding_page_submits_itself_under_its_csp(post_sites: tuple[str, str], context: Any) -> None:
+    """Chromium runs the page's one script (allowed by its CSP hash) and reports no violation."""
+    app, idp = post_sites
+    page = context.new_page()
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
+    posted: list[str] = []
+    page.on("request", lambda r: posted.extend([r.url] if r.method == "POST" else []))
+    page.goto(f"{app}/api/me?view=post-binding")
+    page.wait_for_url(f"{idp}/{DEFAULT_TENANT_ID}/saml2")  # POSTed there: no query string
+    assert "Pick an account" in page.content()
+    assert posted[0] == f"{idp}/{DEFAULT_TENANT_ID}/saml2"
+    assert not [m for m in console if "Content Security Policy" in m], console
+    _pick(page)
+    page.wait_for_url(f"{app}/api/me?view=post-binding")
+    assert page.evaluate("JSON.parse(document.body.innerText)")["email"] == "b.simon@contoso.com"
+
+
+def test_post_binding_page_without_javascript_has_a_continue_button(
+    post_sites: tuple[str, str], chromium: Any
+) -> None:
+    app, idp = post_sites
+    ctx = chromium.new_context(java_script_enabled=False)
+    ctx.set_default_timeout(TIMEOUT_MS)
+    try:
+        page = ctx.new_page()
+        page.goto(f"{app}/")
+        assert page.url == f"{app}/"  # nothing ran: the page waits for the user
+        page.get_by_role("button", name="Continue").click()
+        page.wait_for_url(f"{idp}/{DEFAULT_TENANT_ID}/saml2")
+        assert "Pick an account" in page.content()
+    finally:
+        ctx.close()

@@ -7,7 +7,9 @@ server on a free loopback port (``SIMPLESAMLPHP_CONFIG_DIR`` points it at the te
 Two wrapped apps (``saml-middleware run``) take its metadata from ``/saml2/idp/metadata.php``: one
 with signed AuthnRequests (SimpleSAMLphp demands them: ``validate.authnrequest``), one whose
 assertions SimpleSAMLphp encrypts to the SP certificate (``assertion.encryption``). httpx plays
-the browser through the real login form, both logout directions included.
+the browser through the real login form, both logout directions included. A second instance
+lists HTTP-POST only in its metadata (``SingleSignOnServiceBinding`` / ``SingleLogoutServiceBinding``):
+the app then sends its requests, signed inside the XML, by HTTP-POST.
 
 ``needs("simplesamlphp")``: a missing SimpleSAMLphp/PHP, or one that does not start, fails under ``CI=true``;
 elsewhere it skips (tests/support/needs.py).
@@ -18,7 +20,7 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,7 +81,13 @@ class SimpleSAMLphp:
 
 
 def _write_config(
-    tmp: Path, base: str, idp_key: str, idp_cert: str, sps: dict[str, SP], cert_pems: dict[str, str]
+    tmp: Path,
+    base: str,
+    idp_key: str,
+    idp_cert: str,
+    sps: dict[str, SP],
+    cert_pems: dict[str, str],
+    hosted_extra: dict[str, Any] | None = None,
 ) -> Path:
     config = tmp / "config"
     (config / "metadata").mkdir(parents=True)
@@ -133,6 +141,7 @@ def _write_config(
         "NameIDFormat": EMAIL_FORMAT,
         "simplesaml.nameidattribute": "mail",
         "signature.algorithm": "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+        **(hosted_extra or {}),
     }
     idp_entity = base + "/saml2/idp/metadata.php"
     (config / "metadata" / "saml20-idp-hosted.php").write_text(
@@ -166,16 +175,16 @@ def _write_config(
     return config
 
 
-@pytest.fixture(scope="module")
-def simplesamlphp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleSAMLphp]:
-    """SimpleSAMLphp under ``php -S`` on a free port, configured for two SPs (plain and encrypted)."""
-    tmp = tmp_path_factory.mktemp("simplesamlphp")
+@contextmanager
+def _simplesamlphp(
+    tmp: Path, sites: tuple[tuple[str, str, bool], ...], hosted_extra: dict[str, Any] | None = None
+) -> Iterator[SimpleSAMLphp]:
+    """SimpleSAMLphp under ``php -S`` on a free port, configured for ``sites`` (name, host, encrypt)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     sps: dict[str, SP] = {}
     pems: dict[str, str] = {}
-    # Two sites, as browsers keep cookies per host, not per port: each app has its own session cookie.
-    for name, host, encrypt in (("signed", "127.0.0.1", False), ("encrypted", "localhost", True)):
+    for name, host, encrypt in sites:
         sp_port = free_port()
         key, cert = generate_keypair(f"interop SP {name}")
         (tmp / f"{name}.key").write_text(key)
@@ -183,7 +192,7 @@ def simplesamlphp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleSA
         pems[name] = cert
         sps[name] = SP(f"http://{host}:{sp_port}", sp_port, tmp / f"{name}.key", tmp / f"{name}.crt", encrypt)
     idp_key, idp_cert = generate_keypair("interop SimpleSAMLphp IdP")
-    config = _write_config(tmp, base, idp_key, idp_cert, sps, pems)
+    config = _write_config(tmp, base, idp_key, idp_cert, sps, pems, hosted_extra)
     env = {**os.environ, "SIMPLESAMLPHP_CONFIG_DIR": str(config)}
     args = ["php", "-S", f"127.0.0.1:{port}", "-t", str(SIMPLESAMLPHP / "www")]
     metadata_url = base + "/saml2/idp/metadata.php"
@@ -197,6 +206,15 @@ def simplesamlphp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleSA
             stack.close()
             unavailable(f"SimpleSAMLphp did not start: {exc}")
         yield SimpleSAMLphp(base, metadata_url, sps, tmp / "log" / "simplesamlphp.log")
+
+
+@pytest.fixture(scope="module")
+def simplesamlphp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleSAMLphp]:
+    """SimpleSAMLphp for two SPs (plain and encrypted)."""
+    # Two sites, as browsers keep cookies per host, not per port: each app has its own session cookie.
+    sites = (("signed", "127.0.0.1", False), ("encrypted", "localhost", True))
+    with _simplesamlphp(tmp_path_factory.mktemp("simplesamlphp"), sites) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -348,3 +366,96 @@ def test_idp_initiated_logout_ends_every_sp_session(
     log = simplesamlphp.log.read_text()
     for sp in (signed, encrypted):  # our signed LogoutResponses were accepted
         assert f"Logged out of 'saml:{sp.base}/saml/metadata'" in log
+
+
+# -- an IdP whose metadata lists HTTP-POST only (as Google Workspace's and OneLogin's) ----------
+POST_BINDING = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+HTML = {"accept": "text/html"}
+
+
+@pytest.fixture(scope="module")
+def post_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleSAMLphp]:
+    """SimpleSAMLphp whose metadata offers HTTP-POST only, for SSO and SLO, and the app reading it."""
+    tmp = tmp_path_factory.mktemp("simplesamlphp-post")
+    hosted = {"SingleSignOnServiceBinding": [POST_BINDING], "SingleLogoutServiceBinding": [POST_BINDING]}
+    with _simplesamlphp(tmp, (("post", "127.0.0.1", False),), hosted) as ssp:
+        metadata = httpx.get(ssp.metadata_url).text
+        assert POST_BINDING in metadata and "HTTP-Redirect" not in metadata, metadata
+        sp = ssp.sps["post"]
+        env = sp_env(sp.base, ssp.metadata_url, SAML_SP_KEY=str(sp.key), SAML_SP_CERT=str(sp.cert))
+        args = [*CLI, "run", "tests.support.dropin_apps:asgi_app", "--port", str(sp.port)]
+        with server(args, f"{sp.base}/saml/health", tmp / "app.log", env=env):
+            yield ssp
+
+
+def test_post_only_idp_login_with_a_signed_post_request(post_only: SimpleSAMLphp) -> None:
+    sp = post_only.sps["post"]
+    with httpx.Client() as browser:
+        page = browser.get(sp.base + "/whoami?x=1", headers=HTML)
+        assert page.status_code == 200 and "content-security-policy" in page.headers
+        action, fields = auto_post_form_fields(page.text)
+        assert action == post_only.base + "/saml2/idp/SSOService.php"
+        assert b"<ds:Signature" in base64.b64decode(fields["SAMLRequest"])
+        # validate.authnrequest: SimpleSAMLphp checks the XML signature before showing its form
+        form_page = _follow(browser, browser.post(action, data=fields))
+        assert "/module.php/core/loginuserpass.php" in str(form_page.url), form_page.text
+        login_action, login_fields = auto_post_form_fields(form_page.text)
+        posted = browser.post(
+            urljoin(str(form_page.url), login_action),
+            data={**login_fields, "username": "student", "password": USERS["student"][0]},
+        )
+        landed, _ = _post_to_acs(browser, posted)
+        assert landed.headers["location"] == "/whoami?x=1"
+        assert _whoami(browser, sp).json()["user"] == "student@example.org"
+        # SP-initiated logout: the LogoutRequest posted too, SimpleSAMLphp's answer checked at /saml/sls
+        out = browser.post(sp.base + "/saml/logout")
+        assert out.status_code == 200, out.text
+        slo, logout_fields = auto_post_form_fields(out.text)
+        assert slo == post_only.base + "/saml2/idp/SingleLogoutService.php"
+        final = _signed_out(browser, browser.post(slo, data=logout_fields))
+        assert final.url.path == "/saml/sls"
+        assert _whoami(browser, sp).status_code == 401
+    log = post_only.log.read_text()
+    assert f"Received SAML 2.0 LogoutRequest from: '{sp.base}/saml/metadata'" in log
+
+
+def test_post_only_idp_refuses_the_request_unsigned(post_only: SimpleSAMLphp) -> None:
+    """The signature SimpleSAMLphp accepted above is really checked: without it, no login form."""
+    sp = post_only.sps["post"]
+    with httpx.Client() as browser:
+        action, fields = auto_post_form_fields(browser.get(sp.base + "/", headers=HTML).text)
+        xml = base64.b64decode(fields["SAMLRequest"]).decode()
+        unsigned = (
+            xml[: xml.index("<ds:Signature")] + xml[xml.index("</ds:Signature>") + len("</ds:Signature>") :]
+        )
+        forged = {**fields, "SAMLRequest": base64.b64encode(unsigned.encode()).decode()}
+        refused = _follow(browser, browser.post(action, data=forged))
+        assert "loginuserpass" not in str(refused.url)
+        assert "no signature found on message" in refused.text, refused.text
+
+
+def test_post_only_idp_initiated_logout_answered_by_post(post_only: SimpleSAMLphp) -> None:
+    """Our signed LogoutResponse goes back to SimpleSAMLphp's HTTP-POST-only logout endpoint."""
+    sp = post_only.sps["post"]
+    with httpx.Client() as browser:
+        action, fields = auto_post_form_fields(browser.get(sp.base + "/", headers=HTML).text)
+        form_page = _follow(browser, browser.post(action, data=fields))
+        login_action, login_fields = auto_post_form_fields(form_page.text)
+        posted = browser.post(
+            urljoin(str(form_page.url), login_action),
+            data={**login_fields, "username": "employee", "password": USERS["employee"][0]},
+        )
+        _post_to_acs(browser, posted)
+        assert _whoami(browser, sp).status_code == 200
+        start = browser.get(
+            post_only.base + "/saml2/idp/initSLO.php", params={"RelayState": sp.base + "/saml/logout"}
+        )
+        at_sls = _follow(browser, start)  # SimpleSAMLphp's LogoutRequest reached our SLS
+        assert at_sls.status_code == 200 and at_sls.url.path == "/saml/sls", at_sls.text
+        slo, answer = auto_post_form_fields(at_sls.text)
+        assert slo == post_only.base + "/saml2/idp/SingleLogoutService.php"
+        assert b"LogoutResponse" in base64.b64decode(answer["SAMLResponse"])  # RelayState echoed beside it
+        final = _signed_out(browser, browser.post(slo, data=answer))
+        assert str(final.url) == sp.base + "/saml/logout"
+        assert _whoami(browser, sp).status_code == 401
+    assert f"Logged out of 'saml:{sp.base}/saml/metadata'" in post_only.log.read_text()

@@ -17,7 +17,7 @@ from saml_middleware.devidp import auto_post_form_fields
 
 from .processes import free_port, stop, wait_ready
 
-__all__ = ["CLI", "ROOT", "SECRET", "free_port", "login", "server", "sp_env", "wait_for"]
+__all__ = ["CLI", "ROOT", "SECRET", "free_port", "login", "post_login", "server", "sp_env", "wait_for"]
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "drop-in-secret-key-0123456789"
@@ -79,5 +79,22 @@ def login(browser: httpx.Client, url: str, email: str = "b.simon@contoso.com") -
     assert picked.status_code == 200, picked.text
     action, fields = auto_post_form_fields(picked.text)
     landed = browser.post(action, data=fields)
+    assert landed.status_code == 303, landed.text
+    return landed
+
+
+def post_login(browser: httpx.Client, url: str, email: str = "b.simon@contoso.com") -> httpx.Response:
+    """:func:`login` through a dev IdP whose metadata lists HTTP-POST only (``--sso-binding post``):
+    the protected ``url`` answers with a page posting the AuthnRequest, which the browser submits."""
+    page = browser.get(url, headers={"accept": "text/html"})
+    assert page.status_code == 200, page.text
+    action, fields = auto_post_form_fields(page.text)
+    assert set(fields) == {"SAMLRequest", "RelayState"} and urlsplit(action).path.endswith("/saml2")
+    picker = browser.post(action, data=fields)  # the IdP checks the request's XML signature here
+    assert picker.status_code == 200 and email in picker.text, picker.text
+    answer = browser.post(action + "/login", data={**fields, "email": email})
+    assert answer.status_code == 200, answer.text
+    acs, response = auto_post_form_fields(answer.text)
+    landed = browser.post(acs, data=response)
     assert landed.status_code == 303, landed.text
     return landed

@@ -14,12 +14,14 @@ import anyio.from_thread
 import anyio.to_thread
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
 
+from .access import Decision, overrides_in
 from .config import Settings
 from .errors import StoreUnavailable
 from .framing import check_request
 from .gate import Gate
 from .http import HTTPRequest, HTTPResponse
 from .paths import BadPath, canonical_path, decoded_path, encoded_path, has_encoded_separator, log_refusal
+from .sessions import Session
 from .types import ASGIApp, Message, Receive, Scope, Send
 
 # the ASGI aliases stay importable from here (they moved to types.py)
@@ -102,6 +104,14 @@ class SAMLMiddleware:
             return
         if found is not None:
             session, refresh = found
+            access = gate.access  # who may reach what (access/): decided on the judged path
+            if access.active:
+                overrides = overrides_in(scope["headers"]) if access.methods_matter else ()
+                user, method = session.user, scope.get("method", "GET")
+                decision = access.decide(method, scope["path"], user, gate.clock(), overrides)
+                if not decision.allowed:
+                    await _refuse(gate, scope, send, decision, session)
+                    return
             # in place, as starlette's AuthenticationMiddleware does: no copy on the hot path
             scope["user"] = session.user
             scope["auth"] = _AUTHENTICATED
@@ -128,6 +138,18 @@ class SAMLMiddleware:
         request = _request(scope, body)
         response = await anyio.to_thread.run_sync(gate.handle_endpoint, request, _resolve_on_loop)
         await send_response(send, response)
+
+
+async def _refuse(gate: Gate, scope: Scope, send: Send, decision: Decision, session: Session) -> None:
+    """A signed-in user the access policy refuses: 403 / step-up (gate.access), WebSocket 1008."""
+    request = _request(scope, b"")
+    if scope["type"] == "websocket":
+        gate.access.audit(request, decision, session.user)
+        await send({"type": "websocket.close", "code": 1008, "reason": decision.reason})
+        return
+    logout = gate.logout_url(session)
+    response = await anyio.to_thread.run_sync(gate.access.respond, request, decision, session.user, logout)
+    await send_response(send, response)
 
 
 def _judge(scope: Scope) -> tuple[Scope, str | None]:

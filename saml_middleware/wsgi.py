@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+from .access import OVERRIDE_HEADERS
 from .config import Settings
 from .errors import StoreUnavailable
 from .framing import check_request
@@ -20,6 +21,8 @@ Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 logger = logging.getLogger("saml_middleware")
+#: X-HTTP-Method-Override and kin (access.OVERRIDE_HEADERS) as WSGI keys
+_OVERRIDES = tuple("HTTP_" + h.upper().replace("-", "_") for h in OVERRIDE_HEADERS)
 
 _REASONS = {
     200: "OK",
@@ -80,6 +83,17 @@ class SAMLWSGIMiddleware:
             )
         if found is not None:
             session, refresh = found
+            access = gate.access  # who may reach what (access/): decided on the judged path
+            if access.active:
+                overrides = (
+                    tuple(environ[k] for k in _OVERRIDES if k in environ) if access.methods_matter else ()
+                )
+                method = environ.get("REQUEST_METHOD", "GET")
+                decision = access.decide(method, path, session.user, gate.clock(), overrides)
+                if not decision.allowed:
+                    request = self._request(environ, path, read_body=False)
+                    answer = access.respond(request, decision, session.user, gate.logout_url(session))
+                    return _respond(start_response, answer)
             environ["REMOTE_USER"] = session.user.email
             environ["saml.user"] = session.user
             environ["saml.logout_url"] = gate.logout_url(session)

@@ -65,6 +65,22 @@ def log_refusal(what: str, exc: ResponseRejected, ref: str, idp: str, *, with_em
     )
 
 
+def _check_step_up(pending: dict[str, Any] | None, user: SAMLUser, now: float) -> None:
+    """A login started for a step-up (``"m"``: the rule's ``max_auth_age``) must bring an
+    ``AuthnInstant`` within it, or it is refused (403 ``step_up_failed``), never looped."""
+    max_age = (pending or {}).get("m")
+    if not isinstance(max_age, int):
+        return
+    instant = user.authn_instant
+    if instant is None or now - instant > max_age:
+        age = "none" if instant is None else f"{now - instant:.0f}s old"
+        raise ResponseRejected(
+            "step_up_failed",
+            f"ForceAuthn asked; AuthnInstant {age}, max_auth_age {max_age}s",
+            email=user.email,
+        )
+
+
 class AssertionConsumer:
     """Handles ``POST {SAML_ACS_PATH}``.
 
@@ -119,6 +135,7 @@ class AssertionConsumer:
             user = self._lookup(verified.user, resolve)
             if user is None:
                 raise ResponseRejected("unknown_user", "not in the user directory", email=verified.user.email)
+            _check_step_up(pending, verified.user, self.sp.clock())
             _, session_cookie = self.sessions.create(user)
         except ResponseRejected as exc:
             self._event("refusal", request, started, ref, email=exc.email, reason=exc.reason)
@@ -201,6 +218,13 @@ class AssertionConsumer:
                 "No access to this application",
                 f"You signed in as {exc.email}, but that account is not set up in this application.",
                 "Ask an administrator to add it.",
+                reference=ref,
+            )
+        elif exc.reason == "step_up_failed":
+            body = page(
+                "A fresh sign-in is needed",
+                "This page needs a recent sign-in, and the identity provider did not ask you to "
+                "sign in again. Sign out, sign in again, and retry.",
                 reference=ref,
             )
         elif exc.reason == "unsolicited":

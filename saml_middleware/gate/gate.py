@@ -29,6 +29,7 @@ from ..sessions.cookies import CookieCodec
 from ..stores import ReplayCache, SessionStore, open_stores
 from ..user import SAMLUser
 from ..users import UserDirectory, directory_from_setting
+from .access_guard import AccessGuard
 from .acs import AssertionConsumer, Resolver, run_here
 from .identity_headers import IdentityHeaders
 from .login import LoginStart
@@ -127,11 +128,13 @@ class Gate:
             MetadataRefresher(settings, self.sp, clock=clock) if settings.idp_metadata_url else None
         )
         self.acs.refresher = self.login.refresher = self.refresher
+        #: who may reach what once signed in: ``access.decide(...)``, ``access.respond(...)``
+        self.access = AccessGuard(settings, self.login, self.ops, self.session, clock)
         prefix = settings.path_prefix
         self._prefix_slash = prefix + "/"
         self._routes: dict[str, Callable[[HTTPRequest, Resolver], HTTPResponse]] = {
             settings.acs_path: self.acs,
-            prefix + "/login": self.login,
+            prefix + "/login": self.access.login,
             prefix + "/metadata": self._metadata,
             prefix + "/logout": SignOut(settings, self.sessions, self.slo, self.ops),
             prefix + "/sls": self.slo,
@@ -281,5 +284,8 @@ class Gate:
         if found is None:
             return HTTPResponse(401, [("cache-control", "no-store")])
         session, refresh = found
+        refused = self.access.for_auth(request, session.user, self.logout_url(session))
+        if refused is not None:
+            return refused
         headers = [("cache-control", "no-store"), *self.identity_headers.for_user(session.user)]
         return HTTPResponse(202, headers + ([("set-cookie", refresh)] if refresh else []))

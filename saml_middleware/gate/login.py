@@ -50,13 +50,21 @@ class LoginStart:
         #: set by the gate with ``SAML_IDP_METADATA_URL``: refreshed first when due
         self.refresher: MetadataRefresher | None = None
 
-    def start(self, request: HTTPRequest, next_path: str) -> HTTPResponse:
-        """302 to the IdP; after the ACS, the browser lands on ``next_path``."""
+    def start(self, request: HTTPRequest, next_path: str, *, step_up: int | None = None) -> HTTPResponse:
+        """302 to the IdP; after the ACS, the browser lands on ``next_path``.
+
+        :param step_up: an access rule's ``max_auth_age``: the AuthnRequest carries
+            ``ForceAuthn="true"`` and the ACS refuses (``step_up_failed``) an ``AuthnInstant``
+            older than this many seconds, so a step-up never loops.
+        """
         if self.refresher is not None:
             self.refresher.refresh_if_due()
         relay = self.token(18)
-        login = self.sp.build_login(relay)
-        value = self.codec.dump_login({"r": login.request_id, "n": next_path})
+        login = self.sp.build_login(relay, force_authn=step_up is not None)
+        pending: dict[str, object] = {"r": login.request_id, "n": next_path}
+        if step_up is not None:
+            pending["m"] = step_up
+        value = self.codec.dump_login(pending)
         # its own cookie (sent to the ACS only), the oldest pending logins beyond the bound expired
         cookies = self.pending.start(request.headers.get("cookie"), relay, value)
         return HTTPResponse.redirect(302, login.url, *cookies)

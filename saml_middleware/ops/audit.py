@@ -10,7 +10,8 @@ Fields, always present (``null`` when unknown): ``time`` (ISO 8601, UTC),
 ``idp`` (the IdP entity ID), ``reason`` (a code of
 :data:`~saml_middleware.errors.REASONS`), ``ref`` (the reference id the
 browser was shown), ``client`` (the client address as the server saw it) and
-``user_agent``.
+``user_agent``. An ``access_denied`` record (a signed-in user refused by the access rules,
+docs/access.md) also has ``rule``: the label of the rule that refused.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from datetime import datetime, timezone
 __all__ = ["EVENTS", "AuditEvent", "audit_logger", "emit"]
 
 #: The ``event`` values.
-EVENTS = ("login", "refusal", "logout", "revocation")
+EVENTS = ("login", "refusal", "logout", "revocation", "access_denied")
 audit_logger = logging.getLogger("saml_middleware.audit")  # the logger name is public: keep it
 
 
@@ -44,12 +45,15 @@ class AuditEvent:
     client: str | None = None
     user_agent: str | None = None
     duration: float | None = None
+    rule: str | None = None
 
     def to_dict(self) -> dict[str, str | None]:
         """The documented fields in a fixed order, ``time`` as ISO 8601 UTC."""
         when = datetime.fromtimestamp(self.time, timezone.utc).isoformat(timespec="milliseconds")
         data: dict[str, str | None] = {"time": when.replace("+00:00", "Z")}
-        data.update((k, v) for k, v in asdict(self).items() if k not in ("time", "duration"))
+        data.update((k, v) for k, v in asdict(self).items() if k not in ("time", "duration", "rule"))
+        if self.rule is not None:
+            data["rule"] = self.rule
         return data
 
     def to_json(self) -> str:
@@ -61,7 +65,7 @@ def emit(event: AuditEvent, logger: logging.Logger = audit_logger) -> None:
     """Write ``event`` to the audit logger as one JSON line."""
     if event.event not in EVENTS:
         raise ValueError(f"unknown audit event {event.event!r}")
-    level = logging.WARNING if event.event == "refusal" else logging.INFO
+    level = logging.WARNING if event.event in ("refusal", "access_denied") else logging.INFO
     if not logger.isEnabledFor(level):
         return
     # one attribute, not saml_event/saml_reason...: those mark the operational log records

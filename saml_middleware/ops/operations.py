@@ -97,6 +97,7 @@ class Operations:
         reason: str | None = None,
         ref: str | None = None,
         started: float | None = None,
+        rule: str | None = None,
     ) -> None:
         """Record one login, refusal or logout seen while handling ``request``."""
         headers = request.headers if request is not None else {}
@@ -111,6 +112,7 @@ class Operations:
                 client=request.client if request is not None else None,
                 user_agent=headers.get("user-agent"),
                 duration=None if started is None else max(self.timer() - started, 0.0),
+                rule=rule,
             )
         )
 

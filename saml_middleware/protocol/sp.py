@@ -170,8 +170,11 @@ class ServiceProvider:
         self._metadata = sp_metadata_xml(settings)
 
     # -- outgoing -------------------------------------------------------
-    def build_login(self, relay_state: str) -> LoginRequest:
+    def build_login(self, relay_state: str, *, force_authn: bool = False) -> LoginRequest:
         """An AuthnRequest on the HTTP-Redirect binding (deflated, signed if keyed).
+
+        :param force_authn: ask the IdP to authenticate the user afresh (``ForceAuthn="true"``)
+            for this login only (an access rule's ``max_auth_age``); always with ``SAML_FORCE_AUTHN``.
 
         No ``RequestedAuthnContext``: Entra refuses users who signed in with
         MFA when the SP asks for password authentication.
@@ -187,7 +190,7 @@ class ServiceProvider:
             protocol_binding=BINDING_HTTP_POST,
             issuer=saml.Issuer(text=s.sp_entity_id),
             name_id_policy=samlp.NameIDPolicy(allow_create="true"),
-            force_authn="true" if s.force_authn else None,
+            force_authn="true" if s.force_authn or force_authn else None,
         )
         url = redirect_url(self.idp.sso_url, "SAMLRequest", request.to_string(), relay_state, sign=self._sign)
         return LoginRequest(url, request_id)

@@ -96,6 +96,7 @@ class Settings:
     header_email: str = "X-Remote-Email"
     header_name: str = "X-Remote-Name"
     header_attributes: tuple[str, ...] = ()
+    header_groups: tuple[str, ...] = ("all",)  # all | rules | none | group ids/names (identity_headers.py)
     # -- many tenants (connections/) ------------------------------------
     connections: str = field(default="", metadata=SECRET_URL)
     connection_routing: tuple[str, ...] = ("host", "domain", "path")
@@ -139,6 +140,7 @@ class Settings:
             "allowed_domains",
             "admin_emails",
             "header_attributes",
+            "header_groups",
             "connection_routing",
             "allowed_groups",
             "allowed_roles",

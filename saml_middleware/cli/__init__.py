@@ -23,6 +23,7 @@ from ..ops.expiry import expiry_report, quiet_expiry_log
 from ..protocol.keys import generate_keypair
 from ..protocol.logout import sls_url
 from ..serve.runner import add_server_options, proxy_command, run_command
+from .access import access_options, print_access
 from .demo import demo_app, listen_or_explain
 from .report import load_settings, report, warn
 from .sessions import add_sessions_command
@@ -69,6 +70,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     print(f"  Sign on URL:               {settings.base_url}/")
     print(f"  Logout URL:                {sls_url(settings)}")
     print(f"  SP metadata:               {settings.base_url}{settings.metadata_path}")
+    print_access(settings, gate.access.policy, args)
     if not gate.configured:
         print("\nTo do (exit status 2 until done):")
         for number, item in enumerate(idp_todo(settings), 1):
@@ -252,6 +254,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("metadata", help="print the SP metadata").set_defaults(func=_cmd_metadata)
     check = sub.add_parser("check", help="validate the configuration and print a summary")
     check.add_argument("--upstream", help="proxy mode: also check that this upstream URL answers")
+    access_options(check)
     check.set_defaults(func=_cmd_check)
 
     verify = sub.add_parser("verify", help="validate a captured SAMLResponse against the configuration")

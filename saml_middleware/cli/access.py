@@ -12,6 +12,7 @@ import time
 
 from ..access import AccessPolicy
 from ..config import Settings
+from ..paths import BadPath, canonical_path, decoded_path
 from ..user import GROUPS_CLAIM, ROLES_CLAIM, SAMLUser
 
 __all__ = ["access_options", "print_access"]
@@ -48,13 +49,18 @@ def print_access(settings: Settings, policy: AccessPolicy, args: argparse.Namesp
     email = getattr(args, "user", None)
     if not email:
         return
+    try:
+        path = decoded_path(canonical_path(args.path.split("?", 1)[0], encoded_separators=True))
+    except BadPath as exc:
+        print(f"\n{args.method.upper()} {args.path}: refused before any rule ({exc.reason}: {exc.detail})")
+        return
     now = time.time()
     attributes = {GROUPS_CLAIM: _csv(args.groups), ROLES_CLAIM: _csv(args.roles)}
     user = SAMLUser(email, email, attributes=attributes, authn_instant=now - args.auth_age)
-    print(f"\n{args.method.upper()} {args.path} for {email}")
+    print(f"\n{args.method.upper()} {path} for {email}")
     print(f"  groups: {', '.join(user.groups) or '-'}; roles: {', '.join(user.roles) or '-'}")
-    verdict = policy.decide(args.method, args.path, user, now)
-    for key, rule, decision in policy.explain(args.method, args.path, user, now):
+    verdict = policy.decide(args.method, path, user, now)
+    for key, rule, decision in policy.explain(args.method, path, user, now):
         which = f"{rule.label} decides" if rule.index else f"no rule matches: {rule.label} decide"
         result = "may pass" if decision.allowed else f"refused ({decision.reason}): {decision.needs}"
         print(f"  path {key}: {which}: {result}")

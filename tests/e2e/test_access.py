@@ -274,3 +274,57 @@ def test_no_rules_no_change(make_app, browser_factory) -> None:
     app, _ = make_app()
     assert app.gate.access.active is False
     assert _login(browser_factory, app, "alex.wilber@contoso.com").get("/admin").status_code == 200
+
+
+def test_the_acs_records_authn_instant(make_app, browser_factory, clock) -> None:
+    app, _ = make_app()
+    browser = _login(browser_factory, app, "b.simon@contoso.com")
+    cookie = "; ".join(f"{k}={v}" for k, v in browser.app.cookies.items())
+    user = app.gate.authenticate(cookie)
+    assert user is not None and user.authn_instant == clock.now
+
+
+@pytest.mark.parametrize(
+    ("choice", "expected"),
+    [
+        (("all",), f"{FINANCE},{SALES}"),
+        (("none",), None),
+        ((SALES.upper(),), SALES),
+        (("rules",), FINANCE),  # only the groups SAML_ALLOWED_GROUPS and the rules name
+    ],
+)
+def test_x_remote_groups_passes_the_chosen_groups(make_app, browser_factory, choice, expected) -> None:
+    app, _ = make_app(header_groups=choice, allowed_groups=(FINANCE,))
+    adele = _login(browser_factory, app, "adele.vance@contoso.com")
+    answer = adele.get("/saml/auth", headers={"x-remote-groups": "forged-admins"})
+    assert answer.status_code == 202
+    assert answer.headers.get("x-remote-groups") == expected
+
+
+def test_x_remote_groups_is_capped_and_encodes_commas(make_app, browser_factory, idp_keys, clock) -> None:
+    many = DevUser("many@contoso.com", groups=tuple(f"{i:08d}-0000-4000-8000-000000000000" for i in range(300)))
+    odd = DevUser("odd@contoso.com", groups=("Sales, EMEA", "100%"))
+    key, cert = idp_keys
+    other = DevIdP(
+        IDP, users=[many, odd], key_pem=key, cert_pem=cert, clock=clock,
+        sp_acs_url=f"{APP}/saml/acs", sp_entity_id=f"{APP}/saml/metadata",
+    )  # fmt: skip
+    app, _ = make_app(session_store="server")
+    browser = browser_factory(app, other)
+    assert browser.login("/", "many@contoso.com").status_code == 303
+    answer = browser.get("/saml/auth")
+    value = answer.headers["x-remote-groups"]
+    assert len(value) <= 4096 and len(value.split(",")) == 4096 // 37  # whole groups only
+    assert value.split(",")[:2] == ["00000000-0000-4000-8000-000000000000", "00000001-0000-4000-8000-000000000000"]
+    assert answer.headers["x-remote-groups-truncated"] == "true"
+    browser = browser_factory(app, other)
+    assert browser.login("/", "odd@contoso.com").status_code == 303
+    assert browser.get("/saml/auth").headers["x-remote-groups"] == "Sales%2C EMEA,100%25"
+
+
+def test_header_groups_keywords_stand_alone(settings_factory) -> None:
+    from saml_middleware.errors import ConfigError
+    from saml_middleware.gate.identity_headers import IdentityHeaders
+
+    with pytest.raises(ConfigError, match="SAML_HEADER_GROUPS"):
+        IdentityHeaders(settings_factory(header_groups=("all", "Sales")))

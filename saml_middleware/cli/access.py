@@ -26,7 +26,11 @@ def access_options(check: argparse.ArgumentParser) -> None:
     check.add_argument("--path", default="/", help="the request path (default /)")
     check.add_argument("--method", default="GET", help="the request method (default GET)")
     check.add_argument(
-        "--auth-age", type=int, default=0, metavar="SECONDS", help="seconds since the IdP authenticated the user"
+        "--auth-age",
+        type=int,
+        default=0,
+        metavar="SECONDS",
+        help="seconds since the IdP authenticated the user",
     )
 
 

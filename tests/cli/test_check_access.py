@@ -55,7 +55,12 @@ def test_check_says_which_rule_decides_for_a_user(rules: Path, capsys) -> None:
     out = capsys.readouterr().out
     assert "GET /ADMIN for b.simon@contoso.com" in out
     assert "admins decides: refused (forbidden): needs role Admin" in out and "=> refused: forbidden" in out
-    assert main(["check", "--user", "m@contoso.com", "--roles", "Admin", "--path", "/admin", "--auth-age", "901"]) == 0
+    assert (
+        main(
+            ["check", "--user", "m@contoso.com", "--roles", "Admin", "--path", "/admin", "--auth-age", "901"]
+        )
+        == 0
+    )
     assert "=> refused: step_up_required" in capsys.readouterr().out
 
 

@@ -302,7 +302,9 @@ def test_x_remote_groups_passes_the_chosen_groups(make_app, browser_factory, cho
 
 
 def test_x_remote_groups_is_capped_and_encodes_commas(make_app, browser_factory, idp_keys, clock) -> None:
-    many = DevUser("many@contoso.com", groups=tuple(f"{i:08d}-0000-4000-8000-000000000000" for i in range(300)))
+    many = DevUser(
+        "many@contoso.com", groups=tuple(f"{i:08d}-0000-4000-8000-000000000000" for i in range(300))
+    )
     odd = DevUser("odd@contoso.com", groups=("Sales, EMEA", "100%"))
     key, cert = idp_keys
     other = DevIdP(
@@ -315,7 +317,10 @@ def test_x_remote_groups_is_capped_and_encodes_commas(make_app, browser_factory,
     answer = browser.get("/saml/auth")
     value = answer.headers["x-remote-groups"]
     assert len(value) <= 4096 and len(value.split(",")) == 4096 // 37  # whole groups only
-    assert value.split(",")[:2] == ["00000000-0000-4000-8000-000000000000", "00000001-0000-4000-8000-000000000000"]
+    assert value.split(",")[:2] == [
+        "00000000-0000-4000-8000-000000000000",
+        "00000001-0000-4000-8000-000000000000",
+    ]
     assert answer.headers["x-remote-groups-truncated"] == "true"
     browser = browser_factory(app, other)
     assert browser.login("/", "odd@contoso.com").status_code == 303

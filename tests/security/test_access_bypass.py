@@ -187,7 +187,9 @@ def test_method_tricks_are_refused(setup, method: str, target: bytes, headers: A
     assert seen.calls == []
 
 
-@pytest.mark.parametrize(("method", "target"), [("GET", b"/docs"), ("POST", b"/finance"), ("GET", b"/docs/x")])
+@pytest.mark.parametrize(
+    ("method", "target"), [("GET", b"/docs"), ("POST", b"/finance"), ("GET", b"/docs/x")]
+)
 def test_methods_a_rule_does_not_name_fall_through(setup, method: str, target: bytes) -> None:
     send, seen = setup("b.simon@contoso.com")
     assert send(target, method) == 200 and len(seen.calls) == 1

@@ -42,7 +42,9 @@ def test_roles_emails_domains() -> None:
 
 def test_first_match_wins_and_the_globals_apply_only_where_nothing_matches() -> None:
     policy = _policy(
-        {"path": "/help", "anyone": True}, {"path": "/help/admin", "roles": ["Admin"]}, allowed_groups=("Staff",)
+        {"path": "/help", "anyone": True},
+        {"path": "/help/admin", "roles": ["Admin"]},
+        allowed_groups=("Staff",),
     )
     outsider = _user()
     assert policy.decide("GET", "/help/admin", outsider, 0).allowed  # /help came first
@@ -85,7 +87,9 @@ def test_step_up_after_who_may_pass() -> None:
     late = policy.decide("GET", "/s", fresh, 1601.0)
     assert late.reason == "step_up_required" and late.max_auth_age == 600
     assert policy.decide("GET", "/s", _user(roles=["R"], instant=None), 0).reason == "step_up_required"
-    assert policy.decide("GET", "/s", _user(instant=0.0), 1601.0).reason == "forbidden"  # never a step-up first
+    assert (
+        policy.decide("GET", "/s", _user(instant=0.0), 1601.0).reason == "forbidden"
+    )  # never a step-up first
 
 
 def test_lenient_readings_must_pass_too() -> None:

@@ -92,7 +92,11 @@ def test_the_gate_settings_carry_the_file(tmp_path: Path, settings_factory) -> N
         ("/admin", ["/admin", "/admin/", "/admin/x/y"], ["/administrator", "/x/admin", "/"]),
         ("/admin/", ["/admin", "/admin/x"], ["/adminx"]),
         ("/", ["/", "/anything/at/all"], []),
-        ("/api/*/admin", ["/api/v1/admin", "/api/v1/admin/"], ["/api/admin", "/api/a/b/admin", "/api/v1/admin/x"]),
+        (
+            "/api/*/admin",
+            ["/api/v1/admin", "/api/v1/admin/"],
+            ["/api/admin", "/api/a/b/admin", "/api/v1/admin/x"],
+        ),
         ("/api/**/export", ["/api/export", "/api/a/b/export"], ["/api/exports", "/api/a/export/x"]),
         ("/reports/**", ["/reports", "/reports/", "/reports/q1/x"], ["/reportsx"]),
         ("/files/*.pdf", ["/files/a.pdf"], ["/files/a.pdfx", "/files/d/a.pdf"]),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 __all__ = [
@@ -76,16 +77,17 @@ class SAMLUser:
     def identity(self) -> str:
         return self.email
 
-    @property
+    @cached_property
     def groups(self) -> tuple[str, ...]:
-        """The user's groups: Entra's ``.../claims/groups`` claim, else a ``groups`` attribute.
+        """The user's groups: Entra's ``.../claims/groups`` claim, else a ``groups`` attribute
+        (computed once per user object: a session seen before reuses it).
 
         >>> SAMLUser("a@b.c", "a@b.c", attributes={GROUPS_CLAIM: ["g1", "g2"]}).groups
         ('g1', 'g2')
         """
         return tuple(self.attributes.get(GROUPS_CLAIM) or self.attributes.get("groups") or ())
 
-    @property
+    @cached_property
     def roles(self) -> tuple[str, ...]:
         """The user's app roles: Entra's ``.../claims/role`` claim, else a ``roles`` attribute."""
         return tuple(self.attributes.get(ROLES_CLAIM) or self.attributes.get("roles") or ())

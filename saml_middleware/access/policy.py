@@ -57,8 +57,12 @@ class _Settings(Protocol):
 
 
 def overrides_in(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str, ...]:
-    """The method-override header values among ASGI ``headers`` (lower-case names)."""
-    return tuple(v.decode("latin-1").strip() for k, v in headers if k.lower() in _OVERRIDES)
+    """The method-override header values among ASGI ``headers`` (names in any case)."""
+    found: tuple[str, ...] = ()
+    for name, value in headers:  # a plain loop: most requests have none
+        if name[:1] in b"xX" and name.lower() in _OVERRIDES:
+            found += (value.decode("latin-1").strip(),)
+    return found
 
 
 _Lookup = tuple["re.Pattern[str] | None", tuple[Rule, ...]]

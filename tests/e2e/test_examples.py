@@ -122,6 +122,9 @@ def test_fastapi_me_returns_the_user_as_json(open_example: OpenExample) -> None:
         "session_index",
         "issuer",
         "name_id_format",
+        "connection",
+        "tenant",
+        "authn_instant",
     }
     assert browser.get("/").json() == {"message": "Hello, B.Simon", "me": "/me"}
 

@@ -57,10 +57,14 @@ class _Settings(Protocol):
 
 
 def overrides_in(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str, ...]:
-    """The method-override header values among ASGI ``headers`` (names in any case)."""
+    """The method-override header values among ASGI ``headers``.
+
+    Names are compared as sent: ASGI servers give them lower-cased, and frameworks (starlette's
+    ``Headers``) look them up that way, so a name in another case is no override to them either.
+    """
     found: tuple[str, ...] = ()
     for name, value in headers:  # a plain loop: most requests have none
-        if name[:1] in b"xX" and name.lower() in _OVERRIDES:
+        if name in _OVERRIDES:
             found += (value.decode("latin-1").strip(),)
     return found
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 import itertools
 import tempfile
-from dataclasses import replace
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from common import USER, fresh_cookie, make_idp, make_settings, timed

@@ -147,8 +147,7 @@ async def _refuse(gate: Gate, scope: Scope, send: Send, decision: Decision, sess
         gate.access.audit(request, decision, session.user)
         await send({"type": "websocket.close", "code": 1008, "reason": decision.reason})
         return
-    logout = gate.logout_url(session)
-    response = await anyio.to_thread.run_sync(gate.access.respond, request, decision, session.user, logout)
+    response = await anyio.to_thread.run_sync(gate.access.respond, request, decision, session)
     await send_response(send, response)
 
 

@@ -92,7 +92,7 @@ class SAMLWSGIMiddleware:
                 decision = access.decide(method, path, session.user, gate.clock(), overrides)
                 if not decision.allowed:
                     request = self._request(environ, path, read_body=False)
-                    answer = access.respond(request, decision, session.user, gate.logout_url(session))
+                    answer = access.respond(request, decision, session)
                     return _respond(start_response, answer)
             environ["REMOTE_USER"] = session.user.email
             environ["saml.user"] = session.user

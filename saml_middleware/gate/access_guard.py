@@ -75,18 +75,17 @@ class AccessGuard:
         """:meth:`decide` at the gate's clock."""
         return self.policy.decide(method, path, user, self._clock(), overrides)
 
-    def respond(
-        self, request: HTTPRequest, decision: Decision, user: SAMLUser, logout_url: str
-    ) -> HTTPResponse:
-        """The answer to a refused request (``decision.allowed`` is false).
+    def respond(self, request: HTTPRequest, decision: Decision, session: Session) -> HTTPResponse:
+        """The answer to a refused request (``decision.allowed`` is false) of ``session``'s user.
 
-        :param logout_url: the session's sign-out link (``Gate.logout_url``), shown on the page.
+        The 403 page carries the session's sign-out link; a step-up login replaces the session.
         """
-        target = request.target
+        target, user = request.target, session.user
+        logout_url = f"{self.settings.logout_path}?token={session.logout_token}"
         if decision.reason == "step_up_required":
             if wants_html(request):
                 next_path = safe_return_path(target) or self.settings.default_redirect
-                return self._login.start(request, next_path, step_up=decision.max_auth_age)
+                return self._login.start(request, next_path, step_up=decision.max_auth_age, replaces=session)
             login_url = f"{self.settings.base_url}{self.settings.login_path}?next={quote(target, safe='/')}"
             body = {
                 "error": "step_up_required",
@@ -123,15 +122,16 @@ class AccessGuard:
             if found is not None and nxt is not None:
                 decision = self.check("GET", _decoded(urlsplit(nxt).path), found[0].user)
                 if decision.reason == "step_up_required":
-                    return self._login.start(request, nxt, step_up=decision.max_auth_age)
+                    return self._login.start(request, nxt, step_up=decision.max_auth_age, replaces=found[0])
         return self._login(request, resolve)
 
-    def for_auth(self, request: HTTPRequest, user: SAMLUser, logout_url: str) -> HTTPResponse | None:
+    def for_auth(self, request: HTTPRequest, session: Session) -> HTTPResponse | None:
         """``{prefix}/auth`` (nginx ``auth_request``): ``None`` when the user may pass, else the refusal
         for the original request (``X-Original-URI``, ``X-Original-Method``). With path rules and no
         ``X-Original-URI``, the path is unknown: refused (403), never waved through."""
         if not self.active:
             return None
+        user = session.user
         original = request.headers.get("x-original-uri")
         method = request.headers.get("x-original-method") or "GET"
         if original is None and self.policy.rules:
@@ -142,7 +142,7 @@ class AccessGuard:
         if decision.allowed:
             return None
         if decision.reason == "step_up_required":  # nginx: error_page 401 -> {prefix}/login?next=...
-            nxt = quote(original or "/", safe="/?=&")
+            nxt = quote(original or "/", safe="/")
             login_url = f"{self.settings.base_url}{self.settings.login_path}?next={nxt}"
             body = {
                 "error": "step_up_required",

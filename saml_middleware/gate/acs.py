@@ -10,6 +10,7 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from html import escape
 from typing import Any, TypeVar
 
@@ -20,7 +21,7 @@ from ..ops.operations import Operations
 from ..pages import page
 from ..paths import safe_return_path
 from ..protocol.sp import ServiceProvider
-from ..sessions import SessionManager
+from ..sessions import Session, SessionManager
 from ..sessions.cookies import CookieCodec
 from ..user import SAMLUser
 from ..users.base import UserDirectory
@@ -137,6 +138,7 @@ class AssertionConsumer:
                 raise ResponseRejected("unknown_user", "not in the user directory", email=verified.user.email)
             _check_step_up(pending, verified.user, self.sp.clock())
             _, session_cookie = self.sessions.create(user)
+            self._end_replaced(pending, user)
         except ResponseRejected as exc:
             self._event("refusal", request, started, ref, email=exc.email, reason=exc.reason)
             return self._refuse(exc, ref, request, relay)
@@ -166,6 +168,12 @@ class AssertionConsumer:
             session_cookie,
             *self.pending.forget(request, relay),
         )
+
+    def _end_replaced(self, pending: dict[str, Any] | None, user: SAMLUser) -> None:
+        """After a step-up login, end the session it replaces (``"o"``: its id and e-mail)."""
+        old = (pending or {}).get("o")
+        if isinstance(old, list) and len(old) == 2 and all(isinstance(x, str) for x in old):
+            self.sessions.end(Session(old[0], replace(user, email=old[1]), 0.0, 0.0, ""))
 
     def _event(
         self, name: str, request: HTTPRequest, started: float, ref: str, *, email: str | None = None,

@@ -284,7 +284,7 @@ class Gate:
         if found is None:
             return HTTPResponse(401, [("cache-control", "no-store")])
         session, refresh = found
-        refused = self.access.for_auth(request, session.user, self.logout_url(session))
+        refused = self.access.for_auth(request, session)
         if refused is not None:
             return refused
         headers = [("cache-control", "no-store"), *self.identity_headers.for_user(session.user)]

@@ -155,6 +155,18 @@ def test_step_up_forces_a_fresh_login_and_returns_to_the_page(
     assert seen.calls[-1]["path"] == "/settings"
 
 
+def test_a_step_up_ends_the_server_session_it_replaces(make_app, browser_factory, rules_file, clock) -> None:
+    app, _ = make_app(access_rules=str(rules_file), session_store="server")
+    browser = _login(browser_factory, app, "b.simon@contoso.com")
+    old = browser.app.cookies.get("saml_session")
+    clock.advance(700)
+    redirect = browser.get("/settings")
+    assert browser.post_acs(*browser.idp_form(redirect)).status_code == 303
+    assert browser.get("/settings").status_code == 200
+    stale = browser.app.get("/x", headers={"cookie": f"saml_session={old}", "accept": "application/json"})
+    assert stale.status_code == 401  # the replaced session is gone from the store
+
+
 def test_the_login_endpoint_steps_up_for_its_next_page(make_app, browser_factory, rules_file, clock) -> None:
     """nginx's "401 -> /saml/login?next=..." gets the ForceAuthn login too (never a loop)."""
     app, _ = make_app(access_rules=str(rules_file))

@@ -95,14 +95,14 @@ def compile_pattern(text: str) -> tuple[Pattern | None, list[str]]:
 
 
 def normalized_key(key: str) -> str:
-    """``key`` as a lenient hop may read it: empty and ``.`` segments dropped, ``..`` applied,
-    ``;`` parameters cut from each segment.
+    """``key`` as a lenient hop may read it: ``\\`` as ``/`` (an encoded ``%5C`` reaches the app
+    decoded), empty and ``.`` segments dropped, ``..`` applied, ``;`` parameters cut from each segment.
 
     >>> normalized_key("//admin;jsessionid=1/./x/../y/")
     '/admin/y'
     """
     kept: list[str] = []
-    for segment in key.split("/"):
+    for segment in key.replace("\\", "/").split("/"):
         segment = segment.split(";", 1)[0]
         if segment in ("", "."):
             continue
@@ -122,7 +122,7 @@ def match_keys(path: str) -> tuple[str, ...]:
     (('/admin/x',), ('//admin/', '/admin'), ('/a/../admin', '/admin'))
     """
     key = path.lower() if path.isascii() else path.translate(_ASCII_LOWER)
-    if "//" in key or ";" in key or "/." in key:
+    if "//" in key or ";" in key or "/." in key or "\\" in key:
         other = normalized_key(key)
         if other != key and other + "/" != key:
             return key, other

@@ -181,7 +181,7 @@ class AccessPolicy:
         if not self.rules:
             return self.judge(self.default, user, now)
         key = path.lower() if path.isascii() else lower_ascii(path)
-        if (overrides and self.methods_matter) or "//" in key or ";" in key or "/." in key:
+        if (overrides and self.methods_matter) or "//" in key or ";" in key or "/." in key or "\\" in key:
             return self._decide_all(method, key, user, now, overrides)
         by_first, wild = self._tables.get(method) or self._tables.get(method.upper()) or self._other
         slash = key.find("/", 1)

@@ -64,6 +64,8 @@ PATH_TRICKS = [
     b"/x%2F..%2Fadmin/users",
     b"/admin%2Fusers",
     b"/ADMIN%2fusers",
+    b"/x%5C..%5Cadmin",
+    b"/admin%5Cusers",
     b"/x/..;/admin",
     b"/x/%252e%252e/admin",
 ]

@@ -102,16 +102,18 @@ class SAMLMiddleware:
             else:
                 await send_response(send, gate.unavailable(_request(scope, b""), exc))
             return
+        access = gate.access  # who may reach what (access/): decided on the judged path
+        if found is not None and access.active:
+            overrides = overrides_in(scope["headers"]) if access.methods_matter else ()
+            method = scope.get("method", "GET")
+            decision = access.decide(method, scope["path"], found[0].user, gate.clock(), overrides)
+            if not decision.allowed:
+                if path is None or not gate.is_public(path):
+                    await _refuse(gate, scope, send, decision, found[0])
+                    return
+                found = None  # a public path: served as to anyone signed out
         if found is not None:
             session, refresh = found
-            access = gate.access  # who may reach what (access/): decided on the judged path
-            if access.active:
-                overrides = overrides_in(scope["headers"]) if access.methods_matter else ()
-                user, method = session.user, scope.get("method", "GET")
-                decision = access.decide(method, scope["path"], user, gate.clock(), overrides)
-                if not decision.allowed:
-                    await _refuse(gate, scope, send, decision, session)
-                    return
             # in place, as starlette's AuthenticationMiddleware does: no copy on the hot path
             scope["user"] = session.user
             scope["auth"] = _AUTHENTICATED

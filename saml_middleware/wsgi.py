@@ -81,19 +81,18 @@ class SAMLWSGIMiddleware:
             return _respond(
                 start_response, gate.unavailable(self._request(environ, path, read_body=False), exc)
             )
+        access = gate.access  # who may reach what (access/): decided on the judged path
+        if found is not None and access.active:
+            overrides = [environ[k] for k in _OVERRIDES if k in environ] if access.methods_matter else ()
+            method = environ.get("REQUEST_METHOD", "GET")
+            decision = access.decide(method, path, found[0].user, gate.clock(), overrides)
+            if not decision.allowed:
+                if judged is None or not gate.is_public(path):
+                    request = self._request(environ, path, read_body=False)
+                    return _respond(start_response, access.respond(request, decision, found[0]))
+                found = None  # a public path: served as to anyone signed out
         if found is not None:
             session, refresh = found
-            access = gate.access  # who may reach what (access/): decided on the judged path
-            if access.active:
-                overrides = (
-                    tuple(environ[k] for k in _OVERRIDES if k in environ) if access.methods_matter else ()
-                )
-                method = environ.get("REQUEST_METHOD", "GET")
-                decision = access.decide(method, path, session.user, gate.clock(), overrides)
-                if not decision.allowed:
-                    request = self._request(environ, path, read_body=False)
-                    answer = access.respond(request, decision, session)
-                    return _respond(start_response, answer)
             environ["REMOTE_USER"] = session.user.email
             environ["saml.user"] = session.user
             environ["saml.logout_url"] = gate.logout_url(session)

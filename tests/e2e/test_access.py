@@ -88,6 +88,16 @@ def test_global_groups_admit_members_and_refuse_others_with_a_helpful_403(make_a
     assert seen.calls == []  # the app never saw a refused request
 
 
+def test_a_public_path_stays_public_for_a_refused_user(make_app, browser_factory) -> None:
+    """SAML_PUBLIC_PATHS: a signed-in user the rules refuse gets the public page as anyone
+    signed out does (the app never sees a user the rules refuse)."""
+    app, seen = make_app(allowed_groups=("nobody",))  # public_paths=/public (settings_factory)
+    browser = _login(browser_factory, app, "b.simon@contoso.com")
+    assert browser.get("/public/logo.png").status_code == 200
+    assert seen.calls[-1]["user"] is None and seen.calls[-1]["authenticated"] is False
+    assert browser.get("/private").status_code == 403
+
+
 def test_global_roles(make_app, browser_factory) -> None:
     app, _ = make_app(allowed_roles=("Admin",))
     assert _login(browser_factory, app, "megan.bowen@contoso.com").get("/x").status_code == 200

@@ -96,6 +96,7 @@ SAMPLE: dict[str, Any] = {
     "header_email": "X-Remote-Email",
     "header_name": "X-Remote-Name",
     "header_attributes": ("team",),
+    "header_groups": ("rules",),
     "connections": "postgresql://saml:pg-pass-8f2@db.internal/connections",
     "connection_routing": ("host", "domain"),
     "connections_refresh": 5,

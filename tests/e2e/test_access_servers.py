@@ -27,7 +27,7 @@ from ..support.servers import CLI, free_port, login, server, sp_env
 
 FINANCE = "5f3c1a9e-8b2d-4c7a-9e01-aa11bb22cc01"  # b.simon, adele.vance
 SALES = "9a8b7c6d-5e4f-4a3b-8c2d-bb22cc33dd02"  # adele.vance, megan.bowen (role Admin)
-STEP_UP = 4  # seconds: max_auth_age of /settings, on the wall clock of the real server
+STEP_UP = 6  # seconds: max_auth_age of /settings, on the wall clock of the real server
 RULES = f"""
 [[rule]]
 path = "/admin"

@@ -16,6 +16,7 @@ Sections (``--sections``, comma-separated; default acs,hot,rps), one module each
 * ``rps`` (rps.py, helloapp.py, load.py): a wrapped hello-world under uvicorn vs the
   bare one, load from a second process on loopback (``wrk``, else ``load.py``).
 * ``profile`` (acs_profile.py): where the ACS time goes (pyinstrument, else cProfile).
+* ``access`` (access.py): a request with 50 access rules vs none, same run.
 
 ``compare.py`` runs ``acs,hot`` for two commits in alternation; ``memory.py`` and
 ``scaleout.py`` are separate runs.
@@ -25,13 +26,14 @@ from __future__ import annotations
 
 import argparse
 
+import access
 import acs_peers
 import acs_profile
 import hot_path
 import rps
 from common import load_average, make_idp, make_settings, versions
 
-SECTIONS = ("acs", "hot", "rps", "profile")
+SECTIONS = ("acs", "hot", "rps", "profile", "access")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -61,6 +63,8 @@ def main(argv: list[str] | None = None) -> None:
         acs_peers.section(idp, settings, args.n)
     if "hot" in sections:
         hot_path.section(idp, settings, args.hot_n)
+    if "access" in sections:
+        access.section(settings, args.hot_n)
     if "rps" in sections:
         rps.section(args.rps_rounds, args.rps_seconds, args.connections, entra=args.rps_cookie == "entra")
     print(f"# load average at end: {load_average()}")

@@ -14,6 +14,7 @@ import anyio.from_thread
 import anyio.to_thread
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
 
+from .access import Decision, overrides_in
 from .config import Settings
 from .connections import ConnectionLookup
 from .errors import StoreUnavailable
@@ -21,6 +22,7 @@ from .framing import check_request
 from .gate.surface import RequestGate, open_gate
 from .http import HTTPRequest, HTTPResponse
 from .paths import BadPath, canonical_path, decoded_path, encoded_path, has_encoded_separator, log_refusal
+from .sessions import Session
 from .types import ASGIApp, Message, Receive, Scope, Send
 
 # the ASGI aliases stay importable from here (they moved to types.py)
@@ -119,6 +121,16 @@ class SAMLMiddleware:
             else:
                 await send_response(send, gate.unavailable(_request(scope, b""), exc))
             return
+        access = gate.access  # who may reach what (access/): decided on the judged path
+        if found is not None and access.active:
+            overrides = overrides_in(scope["headers"]) if access.methods_matter else ()
+            method = scope.get("method", "GET")
+            decision = access.decide(method, scope["path"], found[0].user, gate.clock(), overrides)
+            if not decision.allowed:
+                if path is None or not gate.is_public(path):
+                    await _refuse(gate, scope, send, decision, found[0])
+                    return
+                found = None  # a public path: served as to anyone signed out
         if found is not None:
             session, refresh = found
             # in place, as starlette's AuthenticationMiddleware does: no copy on the hot path
@@ -147,6 +159,17 @@ class SAMLMiddleware:
         request = _request(scope, body)
         response = await anyio.to_thread.run_sync(gate.handle_endpoint, request, _resolve_on_loop)
         await send_response(send, response)
+
+
+async def _refuse(gate: RequestGate, scope: Scope, send: Send, decision: Decision, session: Session) -> None:
+    """A signed-in user the access policy refuses: 403 / step-up (gate.access), WebSocket 1008."""
+    request = _request(scope, b"")
+    if scope["type"] == "websocket":
+        gate.access.audit(request, decision, session.user)
+        await send({"type": "websocket.close", "code": 1008, "reason": decision.reason})
+        return
+    response = await anyio.to_thread.run_sync(gate.access.respond, request, decision, session)
+    await send_response(send, response)
 
 
 def _judge(scope: Scope) -> tuple[Scope, str | None]:

@@ -102,6 +102,7 @@ class Settings:
     jwt_secret: str = field(default="", metadata=SECRET)
     jwt_audience: str = ""
     jwt_ttl: int = 60
+    header_groups: tuple[str, ...] = ("all",)  # all | rules | none | group ids/names (identity_headers.py)
     # -- many tenants (connections/) ------------------------------------
     connections: str = field(default="", metadata=SECRET_URL)
     connection_routing: tuple[str, ...] = ("host", "domain", "path")
@@ -147,6 +148,7 @@ class Settings:
             "allowed_domains",
             "admin_emails",
             "header_attributes",
+            "header_groups",
             "connection_routing",
             "allowed_groups",
             "allowed_roles",

@@ -98,6 +98,17 @@ REASONS: dict[str, tuple[int, str]] = {
     "domain_not_allowed": (403, "the e-mail domain is not in SAML_ALLOWED_DOMAINS"),
     "no_user_id": (403, "the assertion lacks the SAML_USER_ID_ATTRIBUTE attribute users are linked on"),
     "unknown_user": (403, "the user is not in the application's user directory"),
+    # access rules (docs/access.md): a signed-in user who may not reach a path
+    "forbidden": (403, "the user has none of the groups, roles, e-mails or domains the access rule asks for"),
+    "groups_overage": (
+        403,
+        "a group rule applies and the IdP sent a groups link (Entra: over 150 groups) instead of groups",
+    ),
+    "step_up_required": (401, "the rule's max_auth_age has passed since the IdP authenticated the user"),
+    "step_up_failed": (
+        403,
+        "after a sign-in with ForceAuthn, the IdP's AuthnInstant is still older than max_auth_age",
+    ),
     # infrastructure
     "sso_not_configured": (503, "no IdP is configured yet: sign-in is being set up (saml-middleware check)"),
     "store_unavailable": (503, "the replay cache / session store cannot be reached"),

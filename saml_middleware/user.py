@@ -5,9 +5,24 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
-__all__ = ["XML_SPACE", "SAMLUser", "compose", "normalize_email"]
+__all__ = [
+    "GROUPS_CLAIM",
+    "GROUPS_LINK_CLAIM",
+    "ROLES_CLAIM",
+    "XML_SPACE",
+    "SAMLUser",
+    "compose",
+    "normalize_email",
+]
+
+#: Entra ID's group claim (object ids, or names when so configured), its app-role claim, and the
+#: claim Entra sends *instead of* groups when a user has too many (the groups "overage").
+GROUPS_CLAIM = "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups"
+ROLES_CLAIM = "http://schemas.microsoft.com/ws/2008/06/identity/claims/role"
+GROUPS_LINK_CLAIM = "http://schemas.microsoft.com/claims/groups.link"
 
 #: the only characters trimmed around an address or a claim value: XML's white space. Unicode
 #: spaces (no-break, ideographic, line separator...) stay, so an address padded with them is no
@@ -61,6 +76,21 @@ class SAMLUser:
     @property
     def identity(self) -> str:
         return self.email
+
+    @cached_property
+    def groups(self) -> tuple[str, ...]:
+        """The user's groups: Entra's ``.../claims/groups`` claim, else a ``groups`` attribute
+        (computed once per user object: a session seen before reuses it).
+
+        >>> SAMLUser("a@b.c", "a@b.c", attributes={GROUPS_CLAIM: ["g1", "g2"]}).groups
+        ('g1', 'g2')
+        """
+        return tuple(self.attributes.get(GROUPS_CLAIM) or self.attributes.get("groups") or ())
+
+    @cached_property
+    def roles(self) -> tuple[str, ...]:
+        """The user's app roles: Entra's ``.../claims/role`` claim, else a ``roles`` attribute."""
+        return tuple(self.attributes.get(ROLES_CLAIM) or self.attributes.get("roles") or ())
 
     def first(self, name: str, default: str | None = None) -> str | None:
         """The first value of attribute ``name``, or ``default``."""

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+from .access import OVERRIDE_HEADERS
 from .config import Settings
 from .connections import ConnectionLookup
 from .errors import StoreUnavailable
@@ -21,6 +22,8 @@ Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 logger = logging.getLogger("saml_middleware")
+#: X-HTTP-Method-Override and kin (access.OVERRIDE_HEADERS) as WSGI keys
+_OVERRIDES = tuple("HTTP_" + h.upper().replace("-", "_") for h in OVERRIDE_HEADERS)
 
 _REASONS = {
     200: "OK",
@@ -91,6 +94,16 @@ class SAMLWSGIMiddleware:
             return _respond(
                 start_response, gate.unavailable(self._request(environ, path, read_body=False), exc)
             )
+        access = gate.access  # who may reach what (access/): decided on the judged path
+        if found is not None and access.active:
+            overrides = [environ[k] for k in _OVERRIDES if k in environ] if access.methods_matter else ()
+            method = environ.get("REQUEST_METHOD", "GET")
+            decision = access.decide(method, path, found[0].user, gate.clock(), overrides)
+            if not decision.allowed:
+                if judged is None or not gate.is_public(path):
+                    request = self._request(environ, path, read_body=False)
+                    return _respond(start_response, access.respond(request, decision, found[0]))
+                found = None  # a public path: served as to anyone signed out
         if found is not None:
             session, refresh = found
             environ["REMOTE_USER"] = session.user.email

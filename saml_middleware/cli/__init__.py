@@ -23,10 +23,11 @@ from ..ops.expiry import expiry_report, quiet_expiry_log
 from ..protocol.keys import generate_keypair
 from ..protocol.logout import sls_url
 from ..serve.runner import add_server_options, proxy_command, run_command
+from .access import access_options, print_access
 from .connections import add_connections_command
 from .demo import demo_app, listen_or_explain
 from .devtenants import dev_idp_tenants, idp_key_pair
-from .report import binding_summary, load_settings, report, warn
+from .report import binding_summary, check_upstream, load_settings, report, warn
 from .sessions import add_sessions_command
 
 __all__ = ["main"]
@@ -71,11 +72,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
     print(f"  Sign on URL:               {settings.base_url}/")
     print(f"  Logout URL:                {sls_url(settings)}")
     print(f"  SP metadata:               {settings.base_url}{settings.metadata_path}")
+    print_access(settings, gate.access.policy, args)
     if not gate.configured:
         print("\nTo do (exit status 2 until done):")
         for number, item in enumerate(idp_todo(settings), 1):
             print(f"  {number}. {item}")
-        return 1 if args.upstream and _check_upstream(args.upstream) else 2
+        return 1 if args.upstream and check_upstream(args.upstream) else 2
     print("\nIdP as loaded:")
     print(f"  Entity ID:                 {idp.entity_id}")
     print(f"  Login URL:                 {redact(idp.sso_url)}")
@@ -85,20 +87,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
         print(f"  Signing certificate:       {info['subject']}, expires {info['not_after']}")
     status = expiry_report(idp.certificates, settings.sp_cert, time.time())
     if args.upstream:
-        status = max(status, _check_upstream(args.upstream))
+        status = max(status, check_upstream(args.upstream))
     return status
-
-
-def _check_upstream(url: str) -> int:
-    """Proxy mode: any HTTP answer from the upstream counts (it may well be a 404 or a 401)."""
-    import httpx
-
-    try:
-        answer = httpx.get(url, timeout=5.0, follow_redirects=False)
-    except httpx.HTTPError as exc:
-        return report(f"\nUpstream {redact(url)}: NOT reachable ({type(exc).__name__}: {redact(str(exc))})")
-    print(f"\nUpstream {redact(url)}: reachable (HTTP {answer.status_code})")
-    return 0
 
 
 def _cmd_metadata(args: argparse.Namespace) -> int:
@@ -263,6 +253,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("metadata", help="print the SP metadata").set_defaults(func=_cmd_metadata)
     check = sub.add_parser("check", help="validate the configuration and print a summary")
     check.add_argument("--upstream", help="proxy mode: also check that this upstream URL answers")
+    access_options(check)
     check.set_defaults(func=_cmd_check)
 
     verify = sub.add_parser("verify", help="validate a captured SAMLResponse against the configuration")

@@ -7,9 +7,10 @@ from collections.abc import Iterable
 
 from ..config import Settings
 from ..errors import ConfigError
+from ..masking import redact
 from ..protocol.metadata import IdPInfo
 
-__all__ = ["binding_summary", "load_settings", "report", "warn"]
+__all__ = ["binding_summary", "check_upstream", "load_settings", "report", "warn"]
 
 
 def report(message: object, status: int = 1) -> int:
@@ -44,3 +45,15 @@ def binding_summary(idp: IdPInfo, settings: Settings) -> str:
     if settings.authn_request_binding == "auto" and idp.sso_binding == "post":
         return f"{name} ({setting}: the IdP lists no HTTP-Redirect login endpoint)"
     return f"{name} ({setting})"
+
+
+def check_upstream(url: str) -> int:
+    """Proxy mode: any HTTP answer from the upstream counts (it may well be a 404 or a 401)."""
+    import httpx  # only `check --upstream` needs it
+
+    try:
+        answer = httpx.get(url, timeout=5.0, follow_redirects=False)
+    except httpx.HTTPError as exc:
+        return report(f"\nUpstream {redact(url)}: NOT reachable ({type(exc).__name__}: {redact(str(exc))})")
+    print(f"\nUpstream {redact(url)}: reachable (HTTP {answer.status_code})")
+    return 0

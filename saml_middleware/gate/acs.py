@@ -10,6 +10,7 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from html import escape
 from typing import Any, TypeVar
 
@@ -20,7 +21,7 @@ from ..ops.operations import Operations
 from ..pages import page
 from ..paths import safe_return_path
 from ..protocol.sp import ServiceProvider
-from ..sessions import SessionManager
+from ..sessions import Session, SessionManager
 from ..sessions.cookies import CookieCodec
 from ..user import SAMLUser
 from ..users.base import UserDirectory
@@ -95,6 +96,22 @@ def read_acs_form(s: Settings, request: HTTPRequest) -> tuple[str | None, dict[s
     return (relays[0] if len(relays) == 1 else None), form
 
 
+def _check_step_up(pending: dict[str, Any] | None, user: SAMLUser, now: float) -> None:
+    """A login started for a step-up (``"m"``: the rule's ``max_auth_age``) must bring an
+    ``AuthnInstant`` within it, or it is refused (403 ``step_up_failed``), never looped."""
+    max_age = (pending or {}).get("m")
+    if not isinstance(max_age, int):
+        return
+    instant = user.authn_instant
+    if instant is None or now - instant > max_age:
+        age = "none" if instant is None else f"{now - instant:.0f}s old"
+        raise ResponseRejected(
+            "step_up_failed",
+            f"ForceAuthn asked; AuthnInstant {age}, max_auth_age {max_age}s",
+            email=user.email,
+        )
+
+
 class AssertionConsumer:
     """Handles ``POST {SAML_ACS_PATH}``.
 
@@ -149,7 +166,9 @@ class AssertionConsumer:
             user = self._lookup(verified.user, resolve)
             if user is None:
                 raise ResponseRejected("unknown_user", "not in the user directory", email=verified.user.email)
+            _check_step_up(pending, verified.user, self.sp.clock())
             _, session_cookie = self.sessions.create(user)
+            self._end_replaced(pending, user)
         except ResponseRejected as exc:
             self._event("refusal", request, started, ref, email=exc.email, reason=exc.reason)
             return self._refuse(exc, ref, request, relay)
@@ -179,6 +198,12 @@ class AssertionConsumer:
             session_cookie,
             *self.pending.forget(request, relay),
         )
+
+    def _end_replaced(self, pending: dict[str, Any] | None, user: SAMLUser) -> None:
+        """After a step-up login, end the session it replaces (``"o"``: its id and e-mail)."""
+        old = (pending or {}).get("o")
+        if isinstance(old, list) and len(old) == 2 and all(isinstance(x, str) for x in old):
+            self.sessions.end(Session(old[0], replace(user, email=old[1]), 0.0, 0.0, ""))
 
     def _event(
         self, name: str, request: HTTPRequest, started: float, ref: str, *, email: str | None = None,
@@ -214,6 +239,13 @@ class AssertionConsumer:
                 "No access to this application",
                 f"You signed in as {exc.email}, but that account is not set up in this application.",
                 "Ask an administrator to add it.",
+                reference=ref,
+            )
+        elif exc.reason == "step_up_failed":
+            body = page(
+                "A fresh sign-in is needed",
+                "This page needs a recent sign-in, and the identity provider did not ask you to "
+                "sign in again. Sign out, sign in again, and retry.",
                 reference=ref,
             )
         elif exc.reason == "unsolicited":

@@ -16,8 +16,9 @@ Two modes, told apart by the headers the proxy sends (docs/forward-auth.md):
 In both modes the original URI goes through :func:`~saml_middleware.paths.canonical_path`
 first: a path it refuses gets 403 whoever asks. ``SAML_PUBLIC_PATHS`` never applies here: these
 headers only ever refuse (a client reaching ``/auth`` through a misconfigured proxy could send
-them), so public routes are the proxy's own. With access rules (``decide``), nginx must send
-``X-Original-URI``: without a path to judge, a signed-in user gets 403 ``no_original_uri``.
+them), so public routes are the proxy's own. With path rules in force (``decide``:
+``AccessGuard.forward``), nginx must send ``X-Original-URI``: without a path to judge, a
+signed-in user gets 403 ``forbidden`` (audit rule ``auth_request``), never judged as ``/``.
 
 The return target is a same-origin path only, and only for a host this deployment serves
 (``SAML_BASE_URL``'s host, or what the ``hosts`` hook answers, e.g. the connections' hosts):
@@ -35,7 +36,6 @@ from ..http import HTTPRequest, HTTPResponse
 from ..pages import page
 from ..paths import BadPath, canonical_path, safe_return_path
 from ..sessions import Session
-from ..user import SAMLUser
 from .acs import Resolver
 from .identity_headers import IdentityHeaders
 from .upstream_jwt import UpstreamJWT
@@ -44,9 +44,9 @@ __all__ = ["Decide", "ForwardAuth", "served_host"]
 
 logger = logging.getLogger("saml_middleware")
 
-#: The per-path access decision on the ORIGINAL request: ``decide(method, path, user)`` gives
-#: ``None`` to let it through, or the response to send instead (403, a step-up login...).
-Decide = Callable[[str, str, SAMLUser], HTTPResponse | None]
+#: The access decision on the ORIGINAL request: ``decide(request, method, path, session)`` gives
+#: ``None`` to let it pass or the response to send instead (``AccessGuard.forward``).
+Decide = Callable[[HTTPRequest, str, str, Session], HTTPResponse | None]
 _NO_STORE = ("cache-control", "no-store")
 
 
@@ -119,10 +119,7 @@ class ForwardAuth:
             return HTTPResponse(401, [_NO_STORE])
         session, refresh = found
         if self.decide is not None:  # the access rules, on the original method and path
-            if original is None and not forwarded:  # nginx without X-Original-URI: no path to judge
-                logger.warning("auth_request refused reason=no_original_uri (set X-Original-URI)")
-                return HTTPResponse(403, [_NO_STORE])
-            refused = self.decide(method, path, session.user)
+            refused = self.decide(request, method, path, session)
             if refused is not None:
                 return refused
         out = [_NO_STORE, *self.identity.for_user(session.user)]

@@ -31,6 +31,7 @@ from ..sessions.cookies import CookieCodec
 from ..stores import ReplayCache, SessionStore, open_stores
 from ..user import SAMLUser
 from ..users import UserDirectory, directory_from_setting
+from .access_guard import AccessGuard
 from .acs import AssertionConsumer, Resolver, run_here
 from .forward_auth import ForwardAuth
 from .identity_headers import IdentityHeaders
@@ -140,16 +141,20 @@ class Gate:
             MetadataRefresher(settings, self.sp, clock=clock) if settings.idp_metadata_url else None
         )
         self.acs.refresher = self.login.refresher = self.refresher
+        #: who may reach what once signed in: ``access.decide(...)``, ``access.respond(...)``
+        self.access = AccessGuard(settings, self.login, self.ops, self.session, clock)
         prefix = settings.path_prefix
         self._prefix_slash = prefix + "/"
         self.identity_headers = IdentityHeaders(settings)
         #: X-Remote-Jwt for {prefix}/auth (SAML_JWT); its keys at {prefix}/jwks.json
         self.jwt = upstream_jwt(settings, audience=settings.base_url, clock=clock)
-        #: {prefix}/auth; the access rules plug in as ``self.forward_auth.decide``
-        self.forward_auth = ForwardAuth(settings, self.session, self.identity_headers, self.jwt)
+        #: {prefix}/auth (nginx, Traefik, Caddy), the access rules judging the original request
+        self.forward_auth = ForwardAuth(
+            settings, self.session, self.identity_headers, self.jwt, decide=self.access.forward
+        )
         self._routes: dict[str, Callable[[HTTPRequest, Resolver], HTTPResponse]] = {
             settings.acs_path: self.acs,
-            prefix + "/login": self.login,
+            prefix + "/login": self.access.login,
             prefix + "/metadata": self._metadata,
             prefix + "/logout": SignOut(settings, self.sessions, self.slo, self.ops),
             prefix + "/sls": self.slo,

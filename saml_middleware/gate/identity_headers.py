@@ -11,17 +11,25 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from ..access import AccessPolicy
+from ..access.rules import group_key
 from ..config import Settings
 from ..errors import ConfigError
 from ..user import SAMLUser
 
-__all__ = ["ATTRIBUTE_PREFIX", "TENANT_HEADER", "IdentityHeaders"]
+__all__ = ["ATTRIBUTE_PREFIX", "GROUPS_HEADER", "GROUPS_HEADER_MAX", "TENANT_HEADER", "IdentityHeaders"]
 
 #: With connections (``SAML_CONNECTIONS``): the tenant of the user's connection (``SAMLUser.tenant``).
 TENANT_HEADER = "X-Remote-Tenant"
 
 #: Attributes chosen by ``SAML_HEADER_ATTRIBUTES`` travel as ``X-Remote-Attr-<Name>``.
 ATTRIBUTE_PREFIX = "X-Remote-Attr-"
+#: The user's groups (``SAML_HEADER_GROUPS``), comma-separated; ``,`` and ``%`` inside a group
+#: name are percent-encoded (``%2C``, ``%25``).
+GROUPS_HEADER = "X-Remote-Groups"
+#: At most this many bytes of groups: whole groups beyond it are left out, and
+#: ``X-Remote-Groups-Truncated: true`` says so (nginx's default limit is 4 KB per header line).
+GROUPS_HEADER_MAX = 4096
 _TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -49,11 +57,31 @@ def header_value(value: str) -> str:
     return _CONTROL.sub("", value).encode("utf-8").decode("latin-1")
 
 
+def _groups_choice(settings: Settings, problems: list[str]) -> tuple[str, frozenset[str]]:
+    """``SAML_HEADER_GROUPS``: ``all`` (default), ``none``, ``rules`` (the groups named by
+    ``SAML_ALLOWED_GROUPS`` and the access rules), or a list of group ids/names to pass."""
+    chosen = tuple(settings.header_groups) or ("none",)
+    keywords = {"all", "none", "rules"}
+    if len(chosen) > 1 and keywords & {c.lower() for c in chosen}:
+        problems.append("SAML_HEADER_GROUPS: all, rules or none stand alone (or list the groups to pass)")
+        return "none", frozenset()
+    if len(chosen) == 1 and chosen[0].lower() in ("all", "none"):
+        return chosen[0].lower(), frozenset()
+    if len(chosen) == 1 and chosen[0].lower() == "rules":
+        try:
+            named = AccessPolicy.from_settings(settings).rule_groups
+        except ConfigError:
+            named = frozenset()  # the gate reports the rules file's problems
+        return "only", frozenset(group_key(g) for g in named)
+    return "only", frozenset(group_key(g) for g in chosen)
+
+
 class IdentityHeaders:
     """The identity headers configured by ``SAML_HEADER_*``.
 
     :param settings: ``header_user``, ``header_email``, ``header_name`` name the headers;
-        ``header_attributes`` lists attributes exported as ``X-Remote-Attr-<Name>``.
+        ``header_attributes`` lists attributes exported as ``X-Remote-Attr-<Name>``;
+        ``header_groups`` chooses the groups sent in ``X-Remote-Groups``.
     :raises ConfigError: when a header name is not a valid HTTP token.
     """
 
@@ -72,6 +100,7 @@ class IdentityHeaders:
             for a, h in self.attributes
             if h == ATTRIBUTE_PREFIX
         ]
+        self._groups_mode, self._only = _groups_choice(settings, problems)
         if problems:
             raise ConfigError(problems)
         self.user, self.email, self.name = settings.header_user, settings.header_email, settings.header_name
@@ -91,7 +120,25 @@ class IdentityHeaders:
             values = user.attributes.get(attribute)
             if values:
                 out.append((header, header_value(", ".join(values))))
+        if self._groups_mode != "none":
+            out += self.groups(user)
         return out
+
+    def groups(self, user: SAMLUser) -> list[tuple[str, str]]:
+        """``X-Remote-Groups`` (and ``X-Remote-Groups-Truncated``) for ``user``, as chosen by
+        ``SAML_HEADER_GROUPS``; none when the user has no group to pass."""
+        groups = user.groups
+        if self._groups_mode == "only":
+            groups = tuple(g for g in groups if group_key(g) in self._only)
+        kept: list[str] = []
+        size = 0
+        for group in groups:
+            value = header_value(group).replace("%", "%25").replace(",", "%2C")
+            if size + len(value) + 1 > GROUPS_HEADER_MAX:
+                return [(GROUPS_HEADER, ",".join(kept)), (GROUPS_HEADER + "-Truncated", "true")]
+            kept.append(value)
+            size += len(value) + 1
+        return [(GROUPS_HEADER, ",".join(kept))] if kept else []
 
     def is_identity(self, name: str) -> bool:
         """True for any header a client must not be able to send upstream (any case, ``_`` or ``-``)."""

@@ -18,6 +18,7 @@ from ..http import HTTPRequest, HTTPResponse
 from ..pages import page
 from ..paths import safe_return_path
 from ..protocol.sp import ServiceProvider
+from ..sessions import Session
 from ..sessions.cookies import CookieCodec
 from .acs import Resolver
 from .metadata_refresh import MetadataRefresher
@@ -53,17 +54,35 @@ class LoginStart:
         #: set by the gate with ``SAML_IDP_METADATA_URL``: refreshed first when due
         self.refresher: MetadataRefresher | None = None
 
-    def start(self, request: HTTPRequest, next_path: str, login_hint: str = "") -> HTTPResponse:
+    def start(
+        self,
+        request: HTTPRequest,
+        next_path: str,
+        login_hint: str = "",
+        *,
+        step_up: int | None = None,
+        replaces: Session | None = None,
+    ) -> HTTPResponse:
         """302 to the IdP (or the HTTP-POST page); after the ACS, the browser lands on ``next_path``.
 
         :param login_hint: the e-mail typed on the sign-in page, passed to the IdP as the
             ``login_hint`` query parameter (Entra pre-fills its sign-in with it).
+        :param step_up: an access rule's ``max_auth_age``: the AuthnRequest carries
+            ``ForceAuthn="true"`` and the ACS refuses (``step_up_failed``) an ``AuthnInstant``
+            older than this many seconds, so a step-up never loops.
+        :param replaces: with ``step_up``, the session the new one replaces: the ACS ends it
+            (server sessions: deleted from the store) once the fresh login succeeds.
         """
         if self.refresher is not None:
             self.refresher.refresh_if_due()
         relay = self.token(18)
-        login = self.sp.build_login(relay)
-        value = self.codec.dump_login({"r": login.request_id, "n": next_path})
+        login = self.sp.build_login(relay, force_authn=step_up is not None)
+        pending: dict[str, object] = {"r": login.request_id, "n": next_path}
+        if step_up is not None:
+            pending["m"] = step_up
+            if replaces is not None:
+                pending["o"] = [replaces.sid, replaces.user.email]
+        value = self.codec.dump_login(pending)
         # its own cookie (sent to the ACS only), the oldest pending logins beyond the bound expired
         cookies = self.pending.start(request.headers.get("cookie"), relay, value)
         if login_hint:  # on the endpoint's URL, for either binding (Entra reads it from the query)

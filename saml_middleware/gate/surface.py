@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from ..config import Settings
@@ -18,6 +18,7 @@ from ..errors import StoreUnavailable
 from ..http import HTTPRequest, HTTPResponse
 from ..sessions import Session, SessionManager
 from ..user import SAMLUser
+from .access_guard import GateAccess
 from .acs import Resolver, run_here
 from .identity_headers import IdentityHeaders
 
@@ -33,6 +34,13 @@ class RequestGate(Protocol):
     identity_headers: IdentityHeaders
     #: the session manager (one for the whole site)
     sessions: SessionManager
+
+    @property
+    def access(self) -> GateAccess:
+        """Who may reach what once signed in (access_guard.py)."""
+
+    #: epoch seconds (tests freeze it)
+    clock: Callable[[], float]
 
     def is_endpoint(self, path: str) -> bool: ...
 

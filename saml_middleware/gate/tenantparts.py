@@ -15,6 +15,7 @@ from ..connections import Connection, ConnectionLookup
 from ..http import HTTPRequest, HTTPResponse
 from ..pages import page
 from ..sessions import Session
+from .access_guard import GateAccess
 from .acs import Resolver
 from .forward_auth import ForwardAuth, served_host
 from .identity_headers import IdentityHeaders
@@ -104,19 +105,29 @@ def signed_out(request: HTTPRequest, logout_path: str, clear: str) -> HTTPRespon
     return HTTPResponse.html(200, page("Signed out", "You are signed out."), clear)
 
 
+class _AuthParts(Protocol):
+    """What :func:`forward_auth_routes` takes from the gate."""
+
+    settings: Settings
+    identity_headers: IdentityHeaders
+
+    def session(
+        self, cookie_header_value: str | bytes | None, host: str | None = None
+    ) -> tuple[Session, str | None] | None: ...
+
+    @property
+    def access(self) -> GateAccess: ...
+
+
 def forward_auth_routes(
-    settings: Settings,
-    session: Callable[[str | None, str | None], tuple[Session, str | None] | None],
-    identity: IdentityHeaders,
-    connections: ConnectionLookup,
-    *,
-    clock: Callable[[], float],
+    gate: _AuthParts, connections: ConnectionLookup, *, clock: Callable[[], float]
 ) -> tuple[ForwardAuth, dict[str, Route]]:
     """``{PREFIX}/auth`` (nginx, Traefik, Caddy) and ``/jwks.json`` of a deployment with connections.
 
     A forwarded host is served when it is ``SAML_BASE_URL``'s or an enabled connection's host
     (the login then starts on that host, where the connection's session cookie lives).
     """
+    settings = gate.settings
     base = urlsplit(settings.base_url)
     base_host = served_host(base.netloc)
 
@@ -127,7 +138,9 @@ def forward_auth_routes(
         return f"{base.scheme}://{host}" if conn is not None and conn.enabled else None
 
     jwt = upstream_jwt(settings, audience=settings.base_url, clock=clock)
-    auth = ForwardAuth(settings, session, identity, jwt, hosts=hosts)
+    auth = ForwardAuth(
+        settings, gate.session, gate.identity_headers, jwt, decide=gate.access.forward, hosts=hosts
+    )
     routes: dict[str, Route] = {settings.path_prefix + "/auth": auth}
     if jwt is not None:
         jwks = jwt.jwks()

@@ -39,6 +39,7 @@ from .acs import Resolver, run_here
 from .gate import Gate
 from .identity_headers import IdentityHeaders
 from .signin import SignInPage
+from .tenantaccess import TenantAccess
 from .tenantparts import NoIdP, SetupHandler, broken, forward_auth_routes, signed_out, store_down, turned_off
 from .tenantpool import GatePool
 
@@ -135,11 +136,9 @@ class TenantGate:
             prefix + "/health": lambda request, resolve: HTTPResponse.json(200, {"status": "ok"}),
             prefix + "/metrics": self.ops.metrics_endpoint,
         }
-        #: {prefix}/auth for nginx, Traefik and Caddy (and /jwks.json with SAML_JWT), on tenant hosts too
-        self.forward_auth, auth_routes = forward_auth_routes(
-            settings, self.session, self.identity_headers, connections, clock=clock
-        )
-        self._routes.update(auth_routes)
+        self.access = TenantAccess(self.pool, connections)  # each session: its connection's rules
+        self.forward_auth, auth = forward_auth_routes(self, connections, clock=clock)  # /auth, /jwks.json
+        self._routes.update(auth)
         self._public = settings.public_paths
         self._logout_prefix = settings.logout_path + "?token="
         self._unavailable_logged = 0.0
@@ -151,8 +150,7 @@ class TenantGate:
     def is_public(self, path: str) -> bool:
         return bool(self._public) and is_public(path, self._public)
 
-    def max_body_for(self, path: str) -> int:
-        """``SAML_MAX_BODY``, or the setup page's upload cap on its IdP form."""
+    def max_body_for(self, path: str) -> int:  # SAML_MAX_BODY, or the setup page's upload cap
         cap = self.setup.max_body_for(path) if self.setup is not None else None
         return self.settings.max_body if cap is None else cap
 

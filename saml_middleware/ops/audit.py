@@ -11,8 +11,9 @@ Fields, always present (``null`` when unknown): ``time`` (ISO 8601, UTC),
 :data:`~saml_middleware.errors.REASONS`), ``ref`` (the reference id the
 browser was shown), ``client`` (the client address as the server saw it),
 ``user_agent``; and, only when set, ``connection`` (with ``SAML_CONNECTIONS``: the
-connection concerned) and ``change`` (``setup`` events: what a setup page changed or
-did, never a secret).
+connection concerned), ``change`` (``setup`` events: what a setup page changed or
+did, never a secret) and ``rule`` (``access_denied`` events, a signed-in user refused by
+the access rules, docs/access.md: the label of the rule that refused).
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from datetime import datetime, timezone
 __all__ = ["EVENTS", "AuditEvent", "audit_logger", "emit"]
 
 #: The ``event`` values.
-EVENTS = ("login", "refusal", "logout", "revocation", "setup")
+EVENTS = ("login", "refusal", "logout", "revocation", "setup", "access_denied")
 #: fields written only when set (the single-IdP records keep their shape)
-_OPTIONAL = ("connection", "change")
+_OPTIONAL = ("connection", "change", "rule")
 audit_logger = logging.getLogger("saml_middleware.audit")  # the logger name is public: keep it
 
 
@@ -50,6 +51,7 @@ class AuditEvent:
     duration: float | None = None
     connection: str | None = None
     change: str | None = None
+    rule: str | None = None
 
     def to_dict(self) -> dict[str, str | None]:
         """The documented fields in a fixed order, ``time`` as ISO 8601 UTC."""
@@ -68,7 +70,7 @@ def emit(event: AuditEvent, logger: logging.Logger = audit_logger) -> None:
     """Write ``event`` to the audit logger as one JSON line."""
     if event.event not in EVENTS:
         raise ValueError(f"unknown audit event {event.event!r}")
-    level = logging.WARNING if event.event == "refusal" else logging.INFO
+    level = logging.WARNING if event.event in ("refusal", "access_denied") else logging.INFO
     if not logger.isEnabledFor(level):
         return
     # one attribute, not saml_event/saml_reason...: those mark the operational log records

@@ -108,6 +108,7 @@ class Operations:
         reason: str | None = None,
         ref: str | None = None,
         started: float | None = None,
+        rule: str | None = None,
     ) -> None:
         """Record one login, refusal or logout seen while handling ``request``."""
         headers = request.headers if request is not None else {}
@@ -123,6 +124,7 @@ class Operations:
                 user_agent=headers.get("user-agent"),
                 duration=None if started is None else max(self.timer() - started, 0.0),
                 connection=self.connection or None,
+                rule=rule,
             )
         )
 

@@ -10,6 +10,7 @@ from lxml import etree
 from ..errors import ResponseRejected
 from ..user import XML_SPACE, SAMLUser, compose, normalize_email
 from .attributes import read_attributes
+from .envelope import parse_instant
 from .xml import q
 
 __all__ = ["ENTRA_ALIASES", "IdentityReader"]
@@ -37,6 +38,12 @@ _EMAIL_CLAIMS = (
     "upn",
     "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn",
 )
+
+
+def _authn_instant(stmt: etree._Element | None) -> float | None:
+    """The AuthnStatement's ``AuthnInstant`` in epoch seconds (checks.py already parsed it)."""
+    value = stmt.get("AuthnInstant") if stmt is not None else None
+    return parse_instant(value, "AuthnStatement AuthnInstant", "authn_statement") if value else None
 
 
 def _text(el: etree._Element) -> str:
@@ -113,6 +120,7 @@ class IdentityReader:
             session_index=stmt.get("SessionIndex") if stmt is not None else None,
             issuer=issuer,
             name_id_format=(name_id_el.get("Format") or "") if name_id_el is not None else "",
+            authn_instant=_authn_instant(stmt),
         )
 
     def _email(self, name_id: str, attributes: Mapping[str, list[str]]) -> str:

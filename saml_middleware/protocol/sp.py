@@ -167,9 +167,12 @@ class ServiceProvider:
         self._metadata = sp_metadata_xml(settings)
 
     # -- outgoing -------------------------------------------------------
-    def build_login(self, relay_state: str) -> LoginRequest:
+    def build_login(self, relay_state: str, *, force_authn: bool = False) -> LoginRequest:
         """An AuthnRequest on the IdP's binding (``IdPInfo.sso_binding``), signed if keyed:
         HTTP-Redirect (deflated, query signed) or HTTP-POST (``form`` set, signed inside the XML).
+
+        :param force_authn: ask the IdP to authenticate the user afresh (``ForceAuthn="true"``)
+            for this login only (an access rule's ``max_auth_age``); always with ``SAML_FORCE_AUTHN``.
 
         No ``RequestedAuthnContext``: Entra refuses users who signed in with
         MFA when the SP asks for password authentication.
@@ -185,7 +188,7 @@ class ServiceProvider:
             protocol_binding=BINDING_HTTP_POST,
             issuer=saml.Issuer(text=s.sp_entity_id),
             name_id_policy=samlp.NameIDPolicy(allow_create="true"),
-            force_authn="true" if s.force_authn else None,
+            force_authn="true" if s.force_authn or force_authn else None,
         )
         idp = self.idp
         return self._encode(

@@ -122,6 +122,7 @@ def test_fastapi_me_returns_the_user_as_json(open_example: OpenExample) -> None:
         "session_index",
         "issuer",
         "name_id_format",
+        "authn_instant",  # connection and tenant only with connections (SAML_CONNECTIONS)
     }
     assert browser.get("/").json() == {"message": "Hello, B.Simon", "me": "/me"}
 

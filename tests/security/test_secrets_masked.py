@@ -100,6 +100,7 @@ SAMPLE: dict[str, Any] = {
     "jwt_secret": "JWT-SECRET-never-shown-0123456789abcdef",
     "jwt_audience": "https://reports.internal",
     "jwt_ttl": 60,
+    "header_groups": ("rules",),
     "connections": "postgresql://saml:pg-pass-8f2@db.internal/connections",
     "connection_routing": ("host", "domain"),
     "connections_refresh": 5,

@@ -28,6 +28,7 @@ RANK = {
     "sessions": 3,
     "users": 3,
     "connections": 3,
+    "access": 3,
     "ops": 4,
     "gate": 5,
     "public": 6,

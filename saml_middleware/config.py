@@ -36,6 +36,21 @@ from .user import normalize_email
 
 __all__ = ["Settings"]
 
+#: SAML_STORE_URL schemes (saml_middleware/stores/urls.py validates the rest when the store opens)
+STORE_SCHEMES = frozenset(
+    (
+        "memory",
+        "redis",
+        "rediss",
+        "unix",
+        "redis+sentinel",
+        "rediss+sentinel",
+        "redis+cluster",
+        "rediss+cluster",
+        "python",
+    )
+)
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -186,9 +201,10 @@ class Settings:
             problems.append("SAML_USER_QUERY is required with SAML_USERS=sql:... (a query taking :email)")
         if self.session_store not in ("cookie", "server"):
             problems.append(f"SAML_SESSION_STORE must be cookie or server, got {self.session_store!r}")
-        if self.store_url.split(":", 1)[0] not in ("memory", "redis", "rediss"):
+        if self.store_url.split(":", 1)[0] not in STORE_SCHEMES:  # the rest: stores/urls.py, at start-up
             problems.append(
-                f"SAML_STORE_URL must be memory:// or redis://..., got {redact(self.store_url)!r}"
+                "SAML_STORE_URL must be memory://, redis[s]://, unix://, redis[s]+sentinel://, "
+                f"redis[s]+cluster:// or python:module:factory, got {redact(self.store_url)!r}"
             )
         for name in (
             "session_max_age",

@@ -4,7 +4,7 @@
 * :meth:`Gate.authenticate` - the signed-in user in these cookies, if any (cheap);
   :meth:`Gate.session` - the same as a session, with the refreshed cookie to send.
 * :meth:`Gate.challenge` - what an unauthenticated request gets (302 or 401).
-* :meth:`Gate.handle_endpoint` - login (``login.py``), ACS, metadata, logout, health, auth (``auth_request``).
+* :meth:`Gate.handle_endpoint` - login (``login.py``), ACS, metadata, logout, probes.py, auth.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from ..protocol.metadata import IdPInfo
 from ..protocol.sp import ServiceProvider
 from ..sessions import CookieSessionManager, ServerSessionManager, Session, SessionManager
 from ..sessions.cookies import CookieCodec
-from ..stores import ReplayCache, SessionStore, open_stores
+from ..stores import ReplayCache, SessionStore, open_store
+from ..stores.ready import Readiness, always_ready
 from ..user import SAMLUser
 from ..users import UserDirectory, directory_from_setting
 from .acs import AssertionConsumer, Resolver, run_here
@@ -35,6 +36,7 @@ from .login import LoginStart
 from .logout import SingleLogout
 from .metadata_refresh import MetadataRefresher, load_idp
 from .notconfigured import not_configured, unconfigured_routes
+from .probes import Probes
 from .signout import SignOut
 
 __all__ = ["Gate"]
@@ -74,15 +76,18 @@ class Gate:
         #: ``False`` while no IdP is set: sign-in answers 503 ``sso_not_configured`` (notconfigured.py)
         self.configured = loaded.configured
         log_startup_warnings(settings, configured=self.configured)
+        #: the store's readiness probe ({prefix}/ready); an injected store may bring its own ``ready``
+        self.readiness: Callable[[], Readiness] = getattr(replay, "ready", always_ready)
         if replay is None or (session_store is None and settings.session_store == "server"):
-            opened = open_stores(
+            opened = open_store(
                 settings.store_url,
                 namespace=settings.sp_entity_id,
                 session_max_age=settings.session_max_age,
                 clock=clock,
             )
-            replay = replay if replay is not None else opened[0]
-            session_store = session_store if session_store is not None else opened[1]
+            replay = replay if replay is not None else opened.replay
+            session_store = session_store if session_store is not None else opened.sessions
+            self.readiness = opened.ready
         self.replay = replay
         self.directory = (
             directory
@@ -127,6 +132,8 @@ class Gate:
             MetadataRefresher(settings, self.sp, clock=clock) if settings.idp_metadata_url else None
         )
         self.acs.refresher = self.login.refresher = self.refresher
+        #: /health (liveness, answered inline by the adapters) and /ready (the store's probe)
+        self.probes = Probes(self.readiness, clock)
         prefix = settings.path_prefix
         self._prefix_slash = prefix + "/"
         self._routes: dict[str, Callable[[HTTPRequest, Resolver], HTTPResponse]] = {
@@ -135,11 +142,14 @@ class Gate:
             prefix + "/metadata": self._metadata,
             prefix + "/logout": SignOut(settings, self.sessions, self.slo, self.ops),
             prefix + "/sls": self.slo,
-            prefix + "/health": self._health,
+            prefix + "/health": self.probes.health,
+            prefix + "/ready": self.probes.ready,
             prefix + "/auth": self._auth,
             prefix + "/metrics": self.ops.metrics_endpoint,
             prefix + "/setup": self.ops.setup_endpoint,
         }
+        #: answered by the adapters without a worker thread or the store (liveness)
+        self.health_path = prefix + "/health"
         self._unconfigured = unconfigured_routes(settings)  # while no IdP is configured
         self._public = settings.public_paths
         self._logout_prefix = settings.logout_path + "?token="
@@ -259,9 +269,6 @@ class Gate:
             ("content-disposition", 'inline; filename="sp-metadata.xml"'),
         ]
         return HTTPResponse(200, headers, self.sp.metadata_xml())
-
-    def _health(self, request: HTTPRequest, resolve: Resolver) -> HTTPResponse:
-        return HTTPResponse.json(200, {"status": "ok"})
 
     def _auth(self, request: HTTPRequest, resolve: Resolver) -> HTTPResponse:
         """For nginx ``auth_request``: 202 with the identity headers, or 401.

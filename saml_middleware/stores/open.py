@@ -130,7 +130,7 @@ def connect(url: str | StoreURL, *, timeout: float = SOCKET_TIMEOUT) -> Any:
         from redis.cluster import ClusterNode, RedisCluster
 
         nodes = [ClusterNode(host, port) for host, port in parsed.hosts]  # type: ignore[no-untyped-call]
-        return RedisCluster(startup_nodes=nodes, cluster_error_retry_attempts=2, **options)
+        return RedisCluster(startup_nodes=nodes, retry=Retry(NoBackoff(), 2), **options)
     raise ConfigError([f"SAML_STORE_URL={parsed.shown!r}: not a Redis URL"])
 
 

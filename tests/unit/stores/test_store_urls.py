@@ -161,3 +161,24 @@ def test_diagnosis_names_the_problem() -> None:
     assert diagnose(redis.ReadOnlyError("You can't write against a read only replica.")) == "read_only"
     assert diagnose(redis.ConnectionError("Connection refused")) == "unreachable"
     assert diagnose(redis.TimeoutError("Timeout reading from socket")) == "timeout"
+
+
+def test_a_store_client_failing_on_its_options_is_a_503_not_a_malformed_response(
+    settings_factory: Any, idp: Any, clock: Clock, clients: list[Any]
+) -> None:
+    """The old path: an option redis-py accepted at start-up and refused at the first connection
+    turned every login into 400 ``malformed_response``. Now such a store error is a 503."""
+    import redis
+
+    from saml_middleware.stores.redis import RedisReplayCache
+
+    from ...support.asgiclient import asgi_client
+    from ...support.harness import APP, IDP, Browser
+
+    broken = redis.Redis(connection_pool=redis.ConnectionPool(no_such_option=1))  # TypeError at connect
+    replay = RedisReplayCache(broken, ENTITY, clock=clock)
+    app = SAMLMiddleware(asgi_app(Seen()), settings=settings_factory(), replay=replay, clock=clock)
+    pair = asgi_client(app, APP), asgi_client(idp.app, IDP)
+    clients.extend(pair)
+    done = Browser(*pair, idp).login()
+    assert done.status_code == 503 and "saml_session" not in done.headers.get("set-cookie", "")

@@ -12,7 +12,8 @@ from typing import Any
 
 from ..config import Settings
 from ..errors import ConfigError
-from ..stores.open import connect, open_store
+from ..stores.clients import connect
+from ..stores.open import open_store
 from ..stores.ready import REASONS
 from ..stores.urls import parse_store_url
 

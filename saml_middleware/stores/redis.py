@@ -42,8 +42,6 @@ from ..user import normalize_email
 
 __all__ = ["RedisReplayCache", "RedisSessionStore", "connect", "key_prefix", "safe_url"]
 
-#: Seconds to wait for a connection or an answer before failing closed.
-SOCKET_TIMEOUT = 2.0
 T = TypeVar("T")
 
 
@@ -59,12 +57,12 @@ def safe_url(url: str) -> str:
 
 
 def connect(url: str) -> Any:
-    """A lazy client for any Redis ``SAML_STORE_URL`` (:func:`saml_middleware.stores.open.connect`).
+    """A lazy client for any Redis ``SAML_STORE_URL`` (:func:`saml_middleware.stores.clients.connect`).
 
     :raises ValueError: a bad URL (the message never shows the password).
     """
     from ..errors import ConfigError
-    from .open import connect as open_connect
+    from .clients import connect as open_connect
 
     try:
         return open_connect(url)

@@ -10,7 +10,7 @@ from saml_middleware import SAMLMiddleware, Settings
 from saml_middleware.errors import ConfigError
 from saml_middleware.masking import redact
 from saml_middleware.stores import MemoryReplayCache, MemorySessionStore, open_store, parse_store_url
-from saml_middleware.stores.open import connect
+from saml_middleware.stores.clients import connect
 from saml_middleware.stores.ready import diagnose
 
 from ...support.harness import Clock, Seen, asgi_app

@@ -6,6 +6,8 @@
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# redis-cli joins the test cluster (redis-cli --cluster create); sentinels are redis-server --sentinel
+command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 # headless Chromium for the setup page's screenshot test
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)

@@ -160,3 +160,27 @@ def test_a_read_only_replica_is_named(
         assert ": read_only: the server is a read-only replica" in capsys.readouterr().err
     finally:
         replica.stop()
+
+
+def test_a_password_with_url_delimiters_over_tcp_and_a_unix_socket(
+    tmp_path: Path, env, monkeypatch, capsys, settings_factory, clients
+) -> None:
+    password = "p/a#s?s@w:rd%"  # every character a URL parser trips on
+    socket_path = tmp_path / "redis.sock"
+    lines = ["save ''", f'requirepass "{password}"', f"unixsocket {socket_path}", "unixsocketperm 700"]
+    server = Node(tmp_path, lines, password=password)
+    try:
+        server.start()
+        typed = password.replace("%", "%25")  # the one rule: a literal % is written %25
+        for url in (f"redis://:{typed}@127.0.0.1:{server.port}/0", f"unix://:{typed}@{socket_path}?db=1"):
+            monkeypatch.setenv("SAML_STORE_URL", url)
+            assert main(["check"]) == 0
+            printed = capsys.readouterr()
+            assert "p/a#s" not in printed.out + printed.err
+            app = SAMLMiddleware(asgi_app(Seen()), settings=settings_factory(store_url=url))
+            client = asgi_client(app, APP)
+            clients.append(client)
+            assert client.get("/saml/ready").json() == {"status": "ready"}
+            assert "p/a#s" not in repr(app.settings)
+    finally:
+        server.stop()

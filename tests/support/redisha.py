@@ -53,8 +53,11 @@ def _binary(name: str) -> str:
 class Node:
     """One redis-server (or sentinel) process on a fixed port, restartable with its config file."""
 
-    def __init__(self, directory: Path, args: list[str], *, sentinel: bool = False) -> None:
+    def __init__(
+        self, directory: Path, args: list[str], *, sentinel: bool = False, password: str | None = None
+    ) -> None:
         self.port = free_port()
+        self.password = password  # the server's requirepass, for :meth:`client`
         self.directory = directory / str(self.port)
         self.directory.mkdir(parents=True)
         self.conf = self.directory / ("sentinel.conf" if sentinel else "redis.conf")
@@ -73,7 +76,9 @@ class Node:
             unavailable(f"redis-server {'--sentinel ' if self.sentinel else ''}did not start on {self.port}")
 
     def client(self, timeout: float = 1.0) -> redis.Redis:
-        return redis.Redis(port=self.port, socket_timeout=timeout, socket_connect_timeout=timeout)
+        return redis.Redis(
+            port=self.port, password=self.password, socket_timeout=timeout, socket_connect_timeout=timeout
+        )
 
     def stop(self) -> None:
         if self.process is not None:

@@ -27,7 +27,8 @@ REASONS = {
     "redis+sentinel://... so the master is found after every failover",
     "unreachable": "nothing answers at that address (host, port, socket path, firewall)",
     "timeout": "the store did not answer within the deadline (overloaded, paused, packets dropped)",
-    "no_master": "the sentinels know no master for this service name (or none is reachable)",
+    "no_master": "no sentinel named a master for this service: check the service name, that a "
+    "sentinel is reachable, and sentinel_password / sentinel_username (a sentinel refusing them is skipped)",
     "error": "the store answered with an error",
 }
 

@@ -149,3 +149,29 @@ def test_paused_master_is_replaced_and_never_takes_writes_that_are_lost(
         other = apps.browser(0)
         other.app.cookies.update(browser.app.cookies)
         assert other.get("/").status_code == 200
+
+
+def test_sentinel_and_server_passwords_are_separate(tmp_path: Path, env, monkeypatch, capsys) -> None:
+    from saml_middleware.cli import main
+
+    ha = SentinelSet(tmp_path, password="server/pw#1", sentinel_password="sentinel?pw@2")
+    ha.start()
+    try:
+        hosts = ",".join(f"127.0.0.1:{s.port}" for s in ha.sentinels)
+        good = f"redis+sentinel://:server/pw#1@{hosts}/mymaster/0?sentinel_password=sentinel%3Fpw%402"
+        monkeypatch.setenv("SAML_STORE_URL", good)
+        assert main(["check"]) == 0
+        assert "pw#1" not in capsys.readouterr().err
+        for wrong, reason in (
+            (good.replace("server/pw#1", "server/pw#9"), ": auth: "),  # the servers refuse it
+            (
+                good.replace("sentinel%3Fpw%402", "nope"),
+                ": the store does not answer (no_master",
+            ),  # sentinels do
+        ):
+            monkeypatch.setenv("SAML_STORE_URL", wrong)
+            assert main(["check"]) == 1
+            err = capsys.readouterr().err
+            assert reason in err and "pw#9" not in err and "pw#1" not in err
+    finally:
+        ha.stop()

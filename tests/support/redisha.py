@@ -110,13 +110,26 @@ class SentinelSet:
     :param min_replicas: the master's ``min-replicas-to-write`` (0: off).
     """
 
-    def __init__(self, directory: Path, *, min_replicas: int = 0) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        min_replicas: int = 0,
+        password: str | None = None,
+        sentinel_password: str | None = None,
+    ) -> None:
         common = ["save ''", "appendonly no", "repl-diskless-sync yes", "repl-diskless-sync-delay 0"]
         if min_replicas:
             common += [f"min-replicas-to-write {min_replicas}", "min-replicas-max-lag 2"]
-        self.master = Node(directory, common)
-        self.replica = Node(directory, [*common, f"replicaof 127.0.0.1 {self.master.port}"])
+        if password:  # the servers' own password (the URL's), also between master and replica
+            common += [f'requirepass "{password}"', f'masterauth "{password}"']
+        self.master = Node(directory, common, password=password)
+        self.replica = Node(
+            directory, [*common, f"replicaof 127.0.0.1 {self.master.port}"], password=password
+        )
         self.directory = directory
+        self.password = password
+        self.sentinel_password = sentinel_password
         self.sentinels: list[Node] = []
 
     def start(self) -> None:
@@ -133,8 +146,18 @@ class SentinelSet:
                     f"sentinel down-after-milliseconds {SERVICE} 1000",
                     f"sentinel failover-timeout {SERVICE} 3000",
                     f"sentinel parallel-syncs {SERVICE} 1",
+                    *([f'sentinel auth-pass {SERVICE} "{self.password}"'] if self.password else []),
+                    *(
+                        [
+                            f'requirepass "{self.sentinel_password}"',
+                            f'sentinel sentinel-pass "{self.sentinel_password}"',
+                        ]
+                        if self.sentinel_password
+                        else []
+                    ),
                 ],
                 sentinel=True,
+                password=self.sentinel_password,
             )
             node.start()
             self.sentinels.append(node)

@@ -7,16 +7,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import redis
 from redis.crc import key_slot
 
-from saml_middleware import SAMLMiddleware
+from saml_middleware import SAMLMiddleware, SAMLWSGIMiddleware
 from saml_middleware.cli import main
 from saml_middleware.stores.redis import key_prefix
 
 from ..support.asgiclient import asgi_client
-from ..support.harness import APP, IDP, Browser, Seen, asgi_app
+from ..support.harness import APP, IDP, Browser, Seen, asgi_app, wsgi_app
 from ..support.redisha import ClusterSet, Node
 from ..support.redisserver import RedisServer
 
@@ -90,10 +91,15 @@ def test_liveness_stays_fast_while_the_store_hangs(tmp_path: Path, settings_fact
     server = RedisServer(tmp_path)
     server.start()
     try:
-        app = SAMLMiddleware(asgi_app(Seen()), settings=settings_factory(store_url=server.url), clock=clock)
+        settings = settings_factory(store_url=server.url)
+        app = SAMLMiddleware(asgi_app(Seen()), settings=settings, clock=clock)
         client = asgi_client(app, APP)
-        clients.append(client)
-        assert client.get("/saml/ready").status_code == 200
+        wsgi = httpx.Client(
+            transport=httpx.WSGITransport(app=SAMLWSGIMiddleware(wsgi_app(Seen()), settings=settings)),
+            base_url=APP,
+        )
+        clients.extend([client, wsgi])
+        assert client.get("/saml/ready").status_code == 200 and wsgi.get("/saml/ready").status_code == 200
         assert server.process is not None
         server.process.send_signal(19)  # SIGSTOP: Redis hangs
         try:
@@ -101,6 +107,9 @@ def test_liveness_stays_fast_while_the_store_hangs(tmp_path: Path, settings_fact
             health = client.get("/saml/health")
             took = time.monotonic() - started
             assert health.status_code == 200 and health.json() == {"status": "ok"} and took < 0.5
+            started = time.monotonic()
+            assert wsgi.get("/saml/health").status_code == 200 and time.monotonic() - started < 0.5
+            assert wsgi.get("/saml/ready").json() == {"status": "unavailable", "reason": "timeout"}
             started = time.monotonic()
             ready = client.get("/saml/ready")
             assert ready.status_code == 503 and ready.json()["reason"] == "timeout"

@@ -108,6 +108,9 @@ class SAMLMiddleware:
                 await send_response(send, HTTPResponse.json(exc.status, {"error": exc.reason}))
             return
         if kind == "http" and path is not None and gate.is_endpoint(path):
+            if path == gate.health_path:  # liveness: answered on the event loop, never in a worker thread
+                await send_response(send, gate.probes.health())
+                return
             await self._endpoint(gate, scope, receive, send)
             return
         try:

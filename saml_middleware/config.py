@@ -29,6 +29,7 @@ from .configrules import (
     idp_leftover_problems,
     jwt_problems,
     public_path_problems,
+    store_and_user_problems,
 )
 from .errors import ConfigError
 from .keysettings import normalised_keys
@@ -187,19 +188,9 @@ class Settings:
         for name, value in normalised_keys(self, problems).items():  # certificates and key pairs
             set_(self, name, value)
 
-        if not (self.users == "assertion" or self.users.split(":", 1)[0] in ("file", "sql", "python")):
-            problems.append(
-                "SAML_USERS must be assertion, file:PATH, sql:URL or python:module:function, "
-                f"got {redact(self.users)!r}"
-            )
-        if self.users.startswith("sql:") and not self.user_query:
-            problems.append("SAML_USER_QUERY is required with SAML_USERS=sql:... (a query taking :email)")
-        if self.session_store not in ("cookie", "server"):
-            problems.append(f"SAML_SESSION_STORE must be cookie or server, got {self.session_store!r}")
-        if self.store_url.split(":", 1)[0] not in ("memory", "redis", "rediss"):
-            problems.append(
-                f"SAML_STORE_URL must be memory:// or redis://..., got {redact(self.store_url)!r}"
-            )
+        problems.extend(
+            store_and_user_problems(self.users, self.user_query, self.session_store, self.store_url)
+        )
         for name in (
             "session_max_age",
             "session_idle_timeout",

@@ -15,7 +15,10 @@ import re
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
+from .masking import redact
+
 __all__ = [
+    "STORE_SCHEMES",
     "TARGET_ENV",
     "base_url_problems",
     "connection_problems",
@@ -23,6 +26,7 @@ __all__ = [
     "jwt_problems",
     "public_path_problems",
     "public_path_warnings",
+    "store_and_user_problems",
 ]
 
 #: How ``run``/``proxy`` worker processes learn what to serve (``--workers`` > 1 needs an
@@ -155,4 +159,45 @@ def jwt_problems(mode: str, secret: str, audience: str, ttl: int, sp_key: str) -
         problems.append(f"SAML_JWT_TTL must be between 1 and 3600 seconds (short-lived), got {ttl}")
     if audience and any(c.isspace() for c in audience):
         problems.append(f"SAML_JWT_AUDIENCE must be one URL or name without spaces, got {audience!r}")
+    return problems
+
+
+#: SAML_STORE_URL schemes (saml_middleware/stores/urls.py validates the rest when the store opens)
+STORE_SCHEMES = frozenset(
+    (
+        "memory",
+        "redis",
+        "rediss",
+        "unix",
+        "redis+sentinel",
+        "rediss+sentinel",
+        "redis+cluster",
+        "rediss+cluster",
+        "python",
+    )
+)
+
+
+def store_and_user_problems(users: str, user_query: str, session_store: str, store_url: str) -> list[str]:
+    """``SAML_USERS`` (with ``SAML_USER_QUERY``), ``SAML_SESSION_STORE`` and the scheme of
+    ``SAML_STORE_URL`` (the rest of that URL is checked by ``stores/urls.py`` when the store opens).
+
+    >>> store_and_user_problems("assertion", "", "cookie", "redis+sentinel://h1:26379/mymaster/0")
+    []
+    """
+    problems = []
+    if not (users == "assertion" or users.split(":", 1)[0] in ("file", "sql", "python")):
+        problems.append(
+            "SAML_USERS must be assertion, file:PATH, sql:URL or python:module:function, "
+            f"got {redact(users)!r}"
+        )
+    if users.startswith("sql:") and not user_query:
+        problems.append("SAML_USER_QUERY is required with SAML_USERS=sql:... (a query taking :email)")
+    if session_store not in ("cookie", "server"):
+        problems.append(f"SAML_SESSION_STORE must be cookie or server, got {session_store!r}")
+    if store_url.split(":", 1)[0] not in STORE_SCHEMES:
+        problems.append(
+            "SAML_STORE_URL must be memory://, redis[s]://, unix://, redis[s]+sentinel://, "
+            f"redis[s]+cluster:// or python:module:factory, got {redact(store_url)!r}"
+        )
     return problems

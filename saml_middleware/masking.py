@@ -25,6 +25,11 @@ SECRET_URL: Mapping[str, str] = MappingProxyType({"secret": "url"})
 
 # scheme://userinfo@ : the userinfo runs to the last "@" before the path, query or fragment
 _USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^\s/?#'\"<>]*)@")
+# store URLs (SAML_STORE_URL): the password may hold "/", "?" or "#" as typed, so the userinfo
+# runs to the last "@" of the URL (saml_middleware/stores/urls.py states the rule)
+_STORE_USERINFO = re.compile(
+    r"(?P<scheme>\b(?:rediss?|unix|rediss?\+sentinel|rediss?\+cluster)://)(?P<userinfo>[^\s'\"<>]*)@"
+)
 # ?token=... / &password=... / ;api_key=... : query parameters whose name says they are secret
 _QUERY_SECRET = re.compile(
     r"(?P<name>[?&;][^=&#\s'\"<>]*(?:token|secret|pass|pwd|key|sig|auth|credential)[^=&#\s'\"<>]*=)"
@@ -52,9 +57,12 @@ def redact(text: str) -> str:
     'redis://:***@cache:6379/0'
     >>> redact("sql:postgresql://app:p@ss@db/app")
     'sql:postgresql://app:***@db/app'
+    >>> redact("redis+sentinel://:pa/ss#w?d@s1:26379,s2:26379/mymaster")
+    'redis+sentinel://:***@s1:26379,s2:26379/mymaster'
     >>> redact("https://idp.example/metadata?appid=42&access_token=abc")
     'https://idp.example/metadata?appid=42&access_token=***'
     """
+    text = _STORE_USERINFO.sub(_userinfo, text)
     return _QUERY_SECRET.sub(lambda m: m["name"] + MASK, _USERINFO.sub(_userinfo, text))
 
 

@@ -7,6 +7,8 @@
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# redis-cli joins the test cluster (redis-cli --cluster create); sentinels are redis-server --sentinel
+command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 # Caddy's forward_auth in front of /saml/auth (Debian's package, bookworm and later)
 command -v caddy >/dev/null 2>&1 || missing+=(caddy)

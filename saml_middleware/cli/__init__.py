@@ -41,14 +41,15 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from ..gate.gate import Gate
     from ..gate.notconfigured import idp_todo
     from ..ops.configcheck import config_warnings, mark_reported, quiet_not_configured_log, store_problem
+    from ..ops.storecheck import store_warnings
     from ..pem import certificate_summary
 
     settings: Settings | None = None
     stored: str | None = None
     try:
         settings = Settings.from_env()
-        warnings = config_warnings(settings)
         stored = store_problem(settings)
+        warnings = config_warnings(settings) + ([] if stored else store_warnings(settings))
         mark_reported(warnings)  # printed below: the gate need not log them too
         warn(warnings)
         # expiring certificates and the missing IdP are reported below, once

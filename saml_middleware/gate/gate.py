@@ -4,7 +4,7 @@
 * :meth:`Gate.authenticate` - the signed-in user in these cookies, if any (cheap);
   :meth:`Gate.session` - the same as a session, with the refreshed cookie to send.
 * :meth:`Gate.challenge` - what an unauthenticated request gets (302 or 401).
-* :meth:`Gate.handle_endpoint` - login (``login.py``), ACS, metadata, logout, health, auth
+* :meth:`Gate.handle_endpoint` - login (``login.py``), ACS, metadata, logout, probes.py, auth
   (nginx ``auth_request``, Traefik and Caddy forward auth: ``forward_auth.py``), ``jwks.json``.
 """
 
@@ -28,7 +28,8 @@ from ..protocol.metadata import IdPInfo
 from ..protocol.sp import ServiceProvider
 from ..sessions import CookieSessionManager, ServerSessionManager, Session, SessionManager
 from ..sessions.cookies import CookieCodec
-from ..stores import ReplayCache, SessionStore, open_stores
+from ..stores import ReplayCache, SessionStore, open_store
+from ..stores.ready import Readiness, always_ready
 from ..user import SAMLUser
 from ..users import UserDirectory, directory_from_setting
 from .access_guard import AccessGuard
@@ -39,6 +40,7 @@ from .login import LoginStart
 from .logout import SingleLogout
 from .metadata_refresh import MetadataRefresher, load_idp
 from .notconfigured import not_configured, unconfigured_routes
+from .probes import Probes, store_down
 from .signout import SignOut
 from .upstream_jwt import upstream_jwt
 
@@ -83,16 +85,19 @@ class Gate:
         #: ``False`` while no IdP is set: sign-in answers 503 ``sso_not_configured`` (notconfigured.py)
         self.configured = loaded.configured
         log_startup_warnings(settings, configured=self.configured)
+        #: the store's readiness probe ({prefix}/ready); an injected store may bring its own ``ready``
+        self.readiness: Callable[[], Readiness] = getattr(replay, "ready", always_ready)
         server = sessions is None and settings.session_store == "server"
         if replay is None or (session_store is None and server):
-            opened = open_stores(
+            opened = open_store(
                 settings.store_url,
                 namespace=settings.sp_entity_id,
                 session_max_age=settings.session_max_age,
                 clock=clock,
             )
-            replay = replay if replay is not None else opened[0]
-            session_store = session_store if session_store is not None else opened[1]
+            replay = replay if replay is not None else opened.replay
+            session_store = session_store if session_store is not None else opened.sessions
+            self.readiness = opened.ready
         self.replay = replay
         self.directory = (
             directory
@@ -143,22 +148,27 @@ class Gate:
         self.acs.refresher = self.login.refresher = self.refresher
         #: who may reach what once signed in: ``access.decide(...)``, ``access.respond(...)``
         self.access = AccessGuard(settings, self.login, self.ops, self.session, clock)
+        #: /health (liveness, answered inline by the adapters) and /ready (the store's probe)
+        self.probes = Probes(self.readiness, clock)
         prefix = settings.path_prefix
-        self._prefix_slash = prefix + "/"
+        #: {prefix}/health is answered by the adapters without a worker thread or the store (liveness)
+        self._prefix_slash, self.health_path = prefix + "/", prefix + "/health"
         self.identity_headers = IdentityHeaders(settings)
         #: X-Remote-Jwt for {prefix}/auth (SAML_JWT); its keys at {prefix}/jwks.json
         self.jwt = upstream_jwt(settings, audience=settings.base_url, clock=clock)
         #: {prefix}/auth (nginx, Traefik, Caddy), the access rules judging the original request
-        self.forward_auth = ForwardAuth(
+        auth = ForwardAuth(
             settings, self.session, self.identity_headers, self.jwt, decide=self.access.forward
         )
+        self.forward_auth = auth
         self._routes: dict[str, Callable[[HTTPRequest, Resolver], HTTPResponse]] = {
             settings.acs_path: self.acs,
             prefix + "/login": self.access.login,
             prefix + "/metadata": self._metadata,
             prefix + "/logout": SignOut(settings, self.sessions, self.slo, self.ops),
             prefix + "/sls": self.slo,
-            prefix + "/health": self._health,
+            prefix + "/health": self.probes.health,
+            prefix + "/ready": self.probes.ready,
             prefix + "/auth": self.forward_auth,
             prefix + "/metrics": self.ops.metrics_endpoint,
             prefix + "/setup": self.ops.setup_endpoint,
@@ -265,13 +275,7 @@ class Gate:
         if now - self._unavailable_logged >= 10:
             self._unavailable_logged = now
             logger.error("SAML session store unavailable (answering 503): %s", error)
-        headers = {"retry-after": "5"}
-        if "text/html" in request.headers.get("accept", ""):
-            body = page("Temporarily unavailable", "Sign-in is unavailable. Please try again in a minute.")
-            response = HTTPResponse.html(503, body)
-            response.headers.extend(headers.items())
-            return response
-        return HTTPResponse.json(503, {"error": "store_unavailable"}, headers)
+        return store_down(request)
 
     # -- endpoints --------------------------------------------------------
     def handle_endpoint(self, request: HTTPRequest, resolve: Resolver = run_here) -> HTTPResponse:
@@ -293,6 +297,3 @@ class Gate:
             ("content-disposition", 'inline; filename="sp-metadata.xml"'),
         ]
         return HTTPResponse(200, headers, self.sp.metadata_xml())
-
-    def _health(self, request: HTTPRequest, resolve: Resolver) -> HTTPResponse:
-        return HTTPResponse.json(200, {"status": "ok"})

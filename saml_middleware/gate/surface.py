@@ -21,6 +21,7 @@ from ..user import SAMLUser
 from .access_guard import GateAccess
 from .acs import Resolver, run_here
 from .identity_headers import IdentityHeaders
+from .probes import Probes
 
 __all__ = ["RequestGate", "open_gate"]
 
@@ -41,6 +42,9 @@ class RequestGate(Protocol):
 
     #: epoch seconds (tests freeze it)
     clock: Callable[[], float]
+    #: ``{prefix}/health``, answered on the event loop by ASGI (``probes.health``)
+    health_path: str
+    probes: Probes
 
     def is_endpoint(self, path: str) -> bool: ...
 

@@ -15,6 +15,8 @@ from ..connections import Connection, ConnectionLookup
 from ..http import HTTPRequest, HTTPResponse
 from ..pages import page
 from ..sessions import Session
+from ..stores import ReplayCache, SessionStore, open_store
+from ..stores.ready import Readiness, always_ready
 from .access_guard import GateAccess
 from .acs import Resolver
 from .forward_auth import ForwardAuth, served_host
@@ -30,8 +32,8 @@ __all__ = [
     "SetupHandler",
     "broken",
     "forward_auth_routes",
+    "shared_stores",
     "signed_out",
-    "store_down",
     "turned_off",
 ]
 
@@ -86,16 +88,6 @@ def broken(conn: Connection) -> HTTPResponse:
     return HTTPResponse.html(503, body)
 
 
-def store_down(request: HTTPRequest) -> HTTPResponse:
-    """503 while the session store is down: an HTML page for browsers, JSON otherwise."""
-    if "text/html" in request.headers.get("accept", ""):
-        body = page("Temporarily unavailable", "Sign-in is unavailable. Please try again in a minute.")
-        response = HTTPResponse.html(503, body)
-        response.headers.append(("retry-after", "5"))
-        return response
-    return HTTPResponse.json(503, {"error": "store_unavailable"}, {"retry-after": "5"})
-
-
 def signed_out(request: HTTPRequest, logout_path: str, clear: str) -> HTTPResponse:
     """``{PREFIX}/logout`` without a session: nothing to end, the cookie cleared anyway."""
     if request.method == "POST":
@@ -117,6 +109,28 @@ class _AuthParts(Protocol):
 
     @property
     def access(self) -> GateAccess: ...
+
+
+def shared_stores(
+    settings: Settings,
+    replay: ReplayCache | None,
+    session_store: SessionStore | None,
+    clock: Callable[[], float],
+) -> tuple[ReplayCache, SessionStore | None, Callable[[], Readiness]]:
+    """The replay cache and session store every connection shares (opened once from
+    ``SAML_STORE_URL`` unless injected), and the store's readiness probe."""
+    readiness: Callable[[], Readiness] = getattr(replay, "ready", always_ready)
+    if replay is None or (session_store is None and settings.session_store == "server"):
+        opened = open_store(
+            settings.store_url,
+            namespace=settings.sp_entity_id,
+            session_max_age=settings.session_max_age,
+            clock=clock,
+        )
+        replay = replay if replay is not None else opened.replay
+        session_store = session_store if session_store is not None else opened.sessions
+        readiness = opened.ready
+    return replay, session_store, readiness
 
 
 def forward_auth_routes(

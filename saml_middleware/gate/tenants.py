@@ -32,15 +32,17 @@ from ..pages import page
 from ..paths import is_public, safe_return_path
 from ..sessions import CookieSessionManager, ServerSessionManager, Session, SessionManager
 from ..sessions.cookies import CookieCodec
-from ..stores import ReplayCache, SessionStore, open_stores
+from ..stores import ReplayCache, SessionStore
 from ..user import SAMLUser
 from ..users import UserDirectory, directory_from_setting
+from . import tenantparts as parts
 from .acs import Resolver, run_here
 from .gate import Gate
 from .identity_headers import IdentityHeaders
+from .probes import Probes, store_down
 from .signin import SignInPage
 from .tenantaccess import TenantAccess
-from .tenantparts import NoIdP, SetupHandler, broken, forward_auth_routes, signed_out, store_down, turned_off
+from .tenantparts import SetupHandler
 from .tenantpool import GatePool
 
 __all__ = ["SetupHandler", "TenantGate"]
@@ -83,15 +85,9 @@ class TenantGate:
         self.connections = connections
         self.setup = setup
         self.clock = clock
-        if replay is None or (session_store is None and settings.session_store == "server"):
-            opened = open_stores(
-                settings.store_url,
-                namespace=settings.sp_entity_id,
-                session_max_age=settings.session_max_age,
-                clock=clock,
-            )
-            replay = replay if replay is not None else opened[0]
-            session_store = session_store if session_store is not None else opened[1]
+        replay, session_store, readiness = parts.shared_stores(settings, replay, session_store, clock)
+        #: /health (liveness, answered inline by the adapters) and /ready (the shared store's probe)
+        self.probes = Probes(readiness, clock)
         codec = CookieCodec(settings.secret_key, audience=settings.sp_entity_id)
         self.sessions: SessionManager = (
             ServerSessionManager(settings, codec, session_store, clock=clock, token=token)
@@ -102,7 +98,7 @@ class TenantGate:
         store = getattr(self.sessions, "store", None)
         self.ops = Operations(
             settings,
-            idp=NoIdP,
+            idp=parts.NoIdP,
             session=self.session,
             challenge=self.challenge,
             active_sessions=lambda: len(store) if isinstance(store, Sized) else None,
@@ -128,16 +124,19 @@ class TenantGate:
         self.signin = SignInPage(settings, self._by_email, self._start, by_domain="domain" in routing)
         self.identity_headers = IdentityHeaders(settings)
         prefix = settings.path_prefix
-        self._prefix_slash = prefix + "/"
+        self._prefix_slash, self.health_path = prefix + "/", prefix + "/health"
         self._connection_prefix = prefix + "/c/"
         self._routes: dict[str, Callable[[HTTPRequest, Resolver], HTTPResponse]] = {
             prefix + "/login": self._login,
             prefix + "/logout": self._logout,
-            prefix + "/health": lambda request, resolve: HTTPResponse.json(200, {"status": "ok"}),
+            prefix + "/health": self.probes.health,
+            prefix + "/ready": self.probes.ready,
             prefix + "/metrics": self.ops.metrics_endpoint,
         }
         self.access = TenantAccess(self.pool, connections)  # each session: its connection's rules
-        self.forward_auth, auth = forward_auth_routes(self, connections, clock=clock)  # /auth, /jwks.json
+        self.forward_auth, auth = parts.forward_auth_routes(
+            self, connections, clock=clock
+        )  # /auth, /jwks.json
         self._routes.update(auth)
         self._public = settings.public_paths
         self._logout_prefix = settings.logout_path + "?token="
@@ -250,7 +249,7 @@ class TenantGate:
         if conn is None or action not in _ACTIONS or (action == "login" and not self._by_path):
             return HTTPResponse.html(404, page("Not found", "There is nothing here."))
         if not conn.enabled and action in ("login", "acs"):
-            return turned_off(conn)
+            return parts.turned_off(conn)
         return self._with_gate(conn, request, lambda gate: gate.handle_endpoint(request, resolve))
 
     def _login(self, request: HTTPRequest, resolve: Resolver) -> HTTPResponse:
@@ -274,7 +273,7 @@ class TenantGate:
         if conn is not None:
             here = replace(request, path=f"{self._connection_prefix}{conn.id}/logout")
             return self._with_gate(conn, here, lambda gate: gate.handle_endpoint(here, resolve))
-        return signed_out(request, self.settings.logout_path, self.sessions.clear_header())
+        return parts.signed_out(request, self.settings.logout_path, self.sessions.clear_header())
 
     # -- helpers ----------------------------------------------------------
     def _host_connection(self, request: HTTPRequest) -> Connection | None:
@@ -294,5 +293,5 @@ class TenantGate:
         try:
             gate = self.pool.gate(conn)
         except Exception:  # a bad record or unreachable metadata: that tenant only, never a 500
-            return broken(conn)
+            return parts.broken(conn)
         return use(gate)

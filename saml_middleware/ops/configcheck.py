@@ -3,7 +3,7 @@
 * :func:`config_warnings` - a misspelled ``SAML_*`` variable (with the closest known
   name), ``/`` in ``SAML_PUBLIC_PATHS``, an ``http://`` base URL on a host that is not
   loopback. Printed by ``check`` and logged once at start-up (:func:`log_startup_warnings`).
-* :func:`store_problem` - ``SAML_STORE_URL`` does not answer (``check`` only).
+* :func:`store_problem` - ``SAML_STORE_URL`` is not ready (``check`` only; storecheck.py).
 """
 
 from __future__ import annotations
@@ -108,22 +108,7 @@ def mark_reported(warnings: list[str]) -> None:
 
 
 def store_problem(settings: Settings) -> str | None:
-    """``None`` if ``SAML_STORE_URL`` answers a PING (``memory://`` always does), else why not.
+    """``None`` if ``SAML_STORE_URL`` is ready (:func:`saml_middleware.ops.storecheck.store_problem`)."""
+    from .storecheck import store_problem as problem
 
-    The message names the URL with its password removed.
-    """
-    if settings.store_url.split(":", 1)[0] not in ("redis", "rediss"):
-        return None
-    import redis
-
-    from ..stores.redis import connect, safe_url
-
-    shown = safe_url(settings.store_url)
-    try:
-        connect(settings.store_url).ping()
-    except (redis.RedisError, OSError, ValueError) as exc:
-        return (
-            f"SAML_STORE_URL={shown}: the store does not answer ({exc}). Start it or fix the "
-            "host, port and password; with one process, SAML_STORE_URL=memory:// needs no server"
-        )
-    return None
+    return problem(settings)

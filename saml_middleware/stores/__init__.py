@@ -1,8 +1,9 @@
 """Shared state: the replay cache and, with ``SAML_SESSION_STORE=server``, the sessions.
 
 ``SAML_STORE_URL`` picks the implementation: ``memory://`` (one process, the
-default) or ``redis://`` / ``rediss://`` (several processes or hosts, through
-redis-py; Valkey and Redis Cluster speak the same protocol). Each store is a
+default), ``redis://``, ``rediss://``, ``unix://``, ``redis+sentinel://``, ``redis+cluster://``
+(several processes or hosts, through redis-py; Valkey speaks the same protocol) or
+``python:module:factory`` (urls.py parses, open.py opens: the one factory). Each store is a
 small :class:`~typing.Protocol`; ``tests/test_stores.py`` runs one suite
 against every implementation.
 """
@@ -13,15 +14,22 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from ..errors import ConfigError
 from .memory import MemoryReplayCache, MemorySessionStore
+from .open import Stores, open_store
+from .ready import Readiness
+from .urls import StoreURL, parse_store_url
 
 __all__ = [
     "MemoryReplayCache",
     "MemorySessionStore",
+    "Readiness",
     "ReplayCache",
     "SessionStore",
+    "StoreURL",
+    "Stores",
+    "open_store",
     "open_stores",
+    "parse_store_url",
     "store_scheme",
 ]
 
@@ -76,36 +84,28 @@ class SessionStore(Protocol):
 
 
 def store_scheme(url: str) -> str:
-    """The scheme of a ``SAML_STORE_URL``: ``"memory"``, ``"redis"`` or ``"rediss"``.
+    """The scheme of a ``SAML_STORE_URL``: ``"memory"``, ``"redis"``, ``"rediss"``, ``"unix"``,
+    ``"redis+sentinel"``, ``"redis+cluster"`` (``rediss+...`` with TLS) or ``"python"``.
 
-    :raises ConfigError: for any other scheme (the message never shows a password).
+    :raises ConfigError: an unknown scheme or option, a bad host or port (never shows a password).
+
+    >>> store_scheme("redis+cluster://node1:7000,node2:7001")
+    'redis+cluster'
     """
-    scheme = url.split(":", 1)[0]
-    if scheme not in ("memory", "redis", "rediss"):
-        from .redis import safe_url
-
-        raise ConfigError([f"SAML_STORE_URL={safe_url(url)!r}: use memory:// or redis://..."])
-    return scheme
+    return parse_store_url(url).scheme
 
 
 def open_stores(
     url: str, *, namespace: str, session_max_age: int, clock: Callable[[], float] = time.time
 ) -> tuple[ReplayCache, SessionStore]:
-    """The replay cache and the session store named by ``SAML_STORE_URL``, sharing one connection pool.
+    """The replay cache and the session store named by ``SAML_STORE_URL``, sharing one connection pool
+    (:func:`~saml_middleware.stores.open.open_store` also gives the readiness probe).
 
-    :param namespace: the SP entity ID (keys of several SPs sharing a Redis never collide).
+    :param namespace: the SP entity ID, or a connection's (keys of several SPs sharing a Redis never
+        collide, and each namespace has its own Redis Cluster hash tag).
     :param session_max_age: ``SAML_SESSION_MAX_AGE``, the longest a session lives.
     :param clock: the clock expiry times are computed with.
+    :raises ConfigError: a bad URL.
     """
-    if store_scheme(url) == "memory":
-        return MemoryReplayCache(clock=clock), MemorySessionStore(clock=clock)
-    from .redis import RedisReplayCache, RedisSessionStore, connect
-
-    try:
-        client = connect(url)
-    except ValueError as exc:
-        raise ConfigError([str(exc)]) from None
-    return (
-        RedisReplayCache(client, namespace, clock=clock),
-        RedisSessionStore(client, namespace, index_ttl=session_max_age, clock=clock),
-    )
+    stores = open_store(url, namespace=namespace, session_max_age=session_max_age, clock=clock)
+    return stores.replay, stores.sessions

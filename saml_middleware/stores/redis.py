@@ -1,31 +1,40 @@
 """Redis (or Valkey) behind the replay cache and server-side sessions, through redis-py.
 
-Every key of one SP lives under ``saml-middleware:{<sha256(entity ID)[:16]>}:``,
-so several apps can share a Redis; the braces are a Redis Cluster hash tag,
-which keeps one SP's keys in one slot (multi-key transactions stay legal).
+Every key of one namespace (the SP entity ID; with many connections, each connection's) lives
+under ``saml-middleware:{<sha256(namespace)[:16]>}:``. The braces are a Redis Cluster hash
+tag: one namespace's keys share one slot (its multi-key transactions stay legal, no
+``CROSSSLOT``), and different namespaces spread over the slots.
 
-* ``...:replay:<key>`` - ``"1"``, set with ``SET NX PX`` until the key's expiry.
+* ``...:replay:<key>`` - a random token, set with ``SET NX PX`` until the key's expiry.
 * ``...:session:<sid>`` - the session record (JSON), expiring with the session.
 * ``...:user:<sha256(normalize_email(e-mail))[:32]>`` - a set of that user's session ids, for revocation.
 
 Expiry times are sent as durations (``PX``) computed with the injected clock,
 so a clock difference between the app hosts and the Redis host does not matter.
 Every Redis error becomes :class:`~saml_middleware.errors.StoreUnavailable`:
-the callers fail closed. Commands are not retried (a retried ``SET NX`` whose
-first attempt did land would look like a replay); the connection pool
-reconnects on the next command once Redis is back.
+the callers fail closed.
+
+**Retries.** A command that failed on the connection (a failover, a master turned replica:
+redis-py's Sentinel client then drops the connection) is retried once, on a fresh
+connection. A retried replay write is safe: its value is a random token, so when the retry
+finds the key, the token tells "my first attempt landed" from "someone else recorded it" (a
+replay); it is never counted twice and never lost.
+
+**Replicas.** With ``wait_replicas=N`` in the URL, each recorded replay key is followed by
+``WAIT N wait_timeout`` on the same connection; fewer acknowledgements fail closed (503), so
+a failover cannot lose a key that let a login in.
 """
 
 from __future__ import annotations
 
 import hashlib
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from ..errors import StoreUnavailable
 from ..masking import redact
@@ -33,8 +42,7 @@ from ..user import normalize_email
 
 __all__ = ["RedisReplayCache", "RedisSessionStore", "connect", "key_prefix", "safe_url"]
 
-#: Seconds to wait for a connection or an answer before failing closed.
-SOCKET_TIMEOUT = 2.0
+T = TypeVar("T")
 
 
 def safe_url(url: str) -> str:
@@ -42,42 +50,70 @@ def safe_url(url: str) -> str:
 
     >>> safe_url("redis://:s3cret@cache:6379/0")
     'redis://:***@cache:6379/0'
+    >>> safe_url("redis://:pa/ss?w#d@cache:6379/0")
+    'redis://:***@cache:6379/0'
     """
     return redact(url)
 
 
-def connect(url: str) -> redis.Redis:
-    """A client for ``redis://`` / ``rediss://`` (TLS) URLs; lazy, opens no socket yet.
+def connect(url: str) -> Any:
+    """A lazy client for any Redis ``SAML_STORE_URL`` (:func:`saml_middleware.stores.clients.connect`).
 
-    Timeouts default to :data:`SOCKET_TIMEOUT`; URL query options such as
-    ``?socket_timeout=5`` override them.
+    :raises ValueError: a bad URL (the message never shows the password).
     """
+    from ..errors import ConfigError
+    from .clients import connect as open_connect
+
     try:
-        return redis.Redis.from_url(
-            url,
-            socket_timeout=SOCKET_TIMEOUT,
-            socket_connect_timeout=SOCKET_TIMEOUT,
-            retry=Retry(NoBackoff(), 0),
-            health_check_interval=30,
-        )
-    except ValueError as exc:
-        raise ValueError(f"SAML_STORE_URL={safe_url(url)!r}: {redact(str(exc))}") from None
+        return open_connect(url)
+    except ConfigError as exc:
+        raise ValueError("; ".join(exc.problems)) from None
 
 
 def key_prefix(namespace: str) -> str:
-    """The key prefix of the SP with entity ID ``namespace``."""
+    """The key prefix of the namespace (SP or connection entity ID), hash tag included.
+
+    >>> key_prefix("https://sp.example/saml/metadata")
+    'saml-middleware:{4609cd8cfad6aa35}:'
+    """
     digest = hashlib.sha256(namespace.encode("utf-8")).hexdigest()[:16]
     return f"saml-middleware:{{{digest}}}:"
 
 
-@contextmanager
-def _failing_closed(client: redis.Redis, what: str) -> Iterator[None]:
-    try:
-        yield
-    except redis.RedisError as exc:
-        kwargs = client.connection_pool.connection_kwargs
-        where = f"{kwargs.get('host', kwargs.get('path', '?'))}:{kwargs.get('port', '')}"
-        raise StoreUnavailable(f"redis {where}: {what}: {type(exc).__name__}: {exc}") from None
+def _where(client: Any) -> str:
+    pool = getattr(client, "connection_pool", None)
+    kwargs = getattr(pool, "connection_kwargs", {})
+    host = kwargs.get("host", kwargs.get("path", "cluster" if pool is None else "?"))
+    return f"{host}:{kwargs.get('port', '')}"
+
+
+class _Link:
+    """One client, how to name it in errors, and the retry rule."""
+
+    def __init__(self, client: Any, where: str | None, retry: bool) -> None:
+        self.client = client
+        self.where = where or _where(client)
+        self.retry = retry
+
+    @contextmanager
+    def failing_closed(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except (redis.RedisError, OSError, TypeError, ValueError) as exc:
+            # TypeError/ValueError: a client misconfigured past validation; never a "malformed" response
+            raise StoreUnavailable(
+                redact(f"redis {self.where}: {what}: {type(exc).__name__}: {exc}")
+            ) from None
+
+    def run(self, what: str, call: Callable[[], T]) -> T:
+        """``call()``, retried once after a connection failure when the link retries."""
+        with self.failing_closed(what):
+            try:
+                return call()
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                if isinstance(exc, redis.TimeoutError) and not self.retry:
+                    raise  # the same server again: twice the wait for nothing
+            return call()
 
 
 def _text(value: bytes | str) -> str:
@@ -94,19 +130,67 @@ class RedisReplayCache:
     :param client: from :func:`connect`.
     :param namespace: the SP entity ID; keys of other SPs never collide.
     :param clock: epoch seconds, the clock ``expires_at`` values are computed with.
+    :param where: how errors name the store (the URL without password).
+    :param retry: retry once after a connection failure even when it was a time-out (Sentinel);
+        a refused or dropped connection is always retried once.
+    :param wait: ``(replicas, timeout_ms)``: ``WAIT`` after each new key (``replicas == 0``: no wait).
+    :param token: randomness for the value of each key.
     """
 
     def __init__(
-        self, client: redis.Redis, namespace: str, *, clock: Callable[[], float] = time.time
+        self,
+        client: Any,
+        namespace: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        where: str | None = None,
+        retry: bool = False,
+        wait: tuple[int, int] = (0, 500),
+        token: Callable[[int], str] = secrets.token_hex,
     ) -> None:
         self.client = client
+        self.link = _Link(client, where, retry)
         self.prefix = key_prefix(namespace) + "replay:"
         self.clock = clock
+        self.wait = wait
+        self.token = token
 
     def add(self, key: str, expires_at: float) -> bool:
-        with _failing_closed(self.client, "recording a one-time key"):
-            done = self.client.set(self.prefix + key, b"1", nx=True, px=_ms_until(expires_at, self.clock()))
-        return bool(done)
+        full, mine = self.prefix + key, self.token(16).encode()
+        ttl = _ms_until(expires_at, self.clock())
+        with self.link.failing_closed("recording a one-time key"):
+            try:
+                return self._first(full, mine, ttl)
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                if isinstance(exc, redis.TimeoutError) and not self.link.retry:
+                    raise
+            # the first SET may or may not have landed: its token tells
+            if self._first(full, mine, ttl):
+                return True
+            if self.client.get(full) != mine:
+                return False  # someone else's: a replay
+            self._replicated(self.client.pipeline(transaction=False).set(full, mine, xx=True, keepttl=True))
+            return True
+
+    def _first(self, full: str, mine: bytes, ttl: int) -> bool:
+        pipe = self.client.pipeline(transaction=False)
+        pipe.set(full, mine, nx=True, px=ttl)
+        if not self.wait[0]:
+            return bool(pipe.execute()[0])
+        return self._replicated(pipe)
+
+    def _replicated(self, pipe: Any) -> bool:
+        """Run ``pipe`` (a write) then ``WAIT`` on its connection; fail closed on too few replicas."""
+        replicas, timeout = self.wait
+        if not replicas:
+            return bool(pipe.execute()[0])
+        pipe.execute_command("WAIT", replicas, timeout)
+        written, acked = pipe.execute()
+        if written and int(acked) < replicas:
+            raise redis.ConnectionError(
+                f"WAIT: {acked} of {replicas} replicas acknowledged within {timeout} ms"
+            )
+        return bool(written)
 
 
 class RedisSessionStore:
@@ -117,17 +201,22 @@ class RedisSessionStore:
     :param index_ttl: seconds a user's index of sessions outlives its latest
         write; at least the longest session (``SAML_SESSION_MAX_AGE``).
     :param clock: epoch seconds.
+    :param where: how errors name the store (the URL without password).
+    :param retry: as for :class:`RedisReplayCache` (every operation here is idempotent).
     """
 
     def __init__(
         self,
-        client: redis.Redis,
+        client: Any,
         namespace: str,
         *,
         index_ttl: int,
         clock: Callable[[], float] = time.time,
+        where: str | None = None,
+        retry: bool = True,
     ) -> None:
         self.client = client
+        self.link = _Link(client, where, retry)
         self.prefix = key_prefix(namespace)
         self.index_ttl = index_ttl
         self.clock = clock
@@ -139,43 +228,57 @@ class RedisSessionStore:
         return f"{self.prefix}user:{hashlib.sha256(normalize_email(email).encode('utf-8')).hexdigest()[:32]}"
 
     def get(self, sid: str) -> str | None:
-        with _failing_closed(self.client, "reading a session"):
-            value = self.client.get(self._session_key(sid))
+        value = self.link.run("reading a session", lambda: self.client.get(self._session_key(sid)))
         return None if value is None else _text(value)
 
     def put(self, sid: str, email: str, record: str, expires_at: float, *, existing: bool = False) -> bool:
         ttl = _ms_until(expires_at, self.clock())
-        with _failing_closed(self.client, "writing a session"):
-            if existing:
-                return bool(self.client.set(self._session_key(sid), record, px=ttl, xx=True))
+        if existing:
+            return bool(
+                self.link.run(
+                    "writing a session",
+                    lambda: self.client.set(self._session_key(sid), record, px=ttl, xx=True),
+                )
+            )
+
+        def write() -> None:
             pipe = self.client.pipeline(transaction=True)
             pipe.set(self._session_key(sid), record, px=ttl)
             pipe.sadd(self._user_key(email), sid)
             pipe.expire(self._user_key(email), max(self.index_ttl, ttl // 1000 + 1))
             pipe.execute()
+
+        self.link.run("writing a session", write)
         return True
 
     def delete(self, sid: str, email: str) -> None:
-        with _failing_closed(self.client, "deleting a session"):
+        def remove() -> None:
             pipe = self.client.pipeline(transaction=True)
             pipe.delete(self._session_key(sid))
             pipe.srem(self._user_key(email), sid)
             pipe.execute()
 
+        self.link.run("deleting a session", remove)
+
     def sessions(self, email: str) -> dict[str, str]:
-        with _failing_closed(self.client, "listing sessions"):
-            sids = sorted(_text(s) for s in self.client.smembers(self._user_key(email)))  # type: ignore[union-attr]
+        def read() -> dict[str, str]:
+            sids = sorted(_text(s) for s in self.client.smembers(self._user_key(email)))
             records = self.client.mget([self._session_key(s) for s in sids]) if sids else []
-        return {sid: _text(r) for sid, r in zip(sids, records, strict=False) if r is not None}  # type: ignore[union-attr]
+            return {sid: _text(r) for sid, r in zip(sids, records, strict=False) if r is not None}
+
+        return self.link.run("listing sessions", read)
 
     def revoke(self, email: str) -> int:
         index = self._user_key(email)
-        with _failing_closed(self.client, "revoking sessions"):
-            sids = [_text(s) for s in self.client.smembers(index)]  # type: ignore[union-attr]
+
+        def end() -> int:
+            sids = [_text(s) for s in self.client.smembers(index)]
             if not sids:
                 return 0
             pipe = self.client.pipeline(transaction=True)
             pipe.delete(*(self._session_key(s) for s in sids))
             pipe.srem(index, *sids)
             deleted, _ = pipe.execute()
-        return int(deleted)
+            return int(deleted)
+
+        return self.link.run("revoking sessions", end)

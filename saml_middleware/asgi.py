@@ -90,7 +90,9 @@ class SAMLMiddleware:
                 cookie = value  # bytes: the session cache knows a header it has seen undecoded
                 break
         try:
-            if gate.authenticate_blocks and cookie is not None:
+            if cookie is not None and (
+                gate.authenticate_blocks or (gate.stored_marker is not None and gate.stored_marker in cookie)
+            ):
                 found = await anyio.to_thread.run_sync(gate.session, cookie)
             else:
                 found = gate.session(cookie)

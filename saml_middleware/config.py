@@ -84,6 +84,8 @@ class Settings:
     session_max_age: int = 28800
     session_idle_timeout: int = 3600
     session_store: str = "cookie"
+    session_claims: tuple[str, ...] = ()
+    session_overflow: str = "auto"
     store_url: str = field(default="memory://", metadata=SECRET_URL)
     public_paths: tuple[str, ...] = ()
     clock_skew: int = 180
@@ -142,6 +144,7 @@ class Settings:
             "connection_routing",
             "allowed_groups",
             "allowed_roles",
+            "session_claims",
         ):
             if isinstance(getattr(self, name), str):  # Settings(public_paths="/static") means one item
                 set_(self, name, csv(getattr(self, name)))
@@ -186,6 +189,10 @@ class Settings:
             problems.append("SAML_USER_QUERY is required with SAML_USERS=sql:... (a query taking :email)")
         if self.session_store not in ("cookie", "server"):
             problems.append(f"SAML_SESSION_STORE must be cookie or server, got {self.session_store!r}")
+        if self.session_overflow not in ("auto", "server", "refuse", "trim"):
+            problems.append(
+                f"SAML_SESSION_OVERFLOW must be auto, server, refuse or trim, got {self.session_overflow!r}"
+            )
         if self.store_url.split(":", 1)[0] not in ("memory", "redis", "rediss"):
             problems.append(
                 f"SAML_STORE_URL must be memory:// or redis://..., got {redact(self.store_url)!r}"

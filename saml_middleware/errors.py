@@ -98,6 +98,11 @@ REASONS: dict[str, tuple[int, str]] = {
     "domain_not_allowed": (403, "the e-mail domain is not in SAML_ALLOWED_DOMAINS"),
     "no_user_id": (403, "the assertion lacks the SAML_USER_ID_ATTRIBUTE attribute users are linked on"),
     "unknown_user": (403, "the user is not in the application's user directory"),
+    "session_too_large": (
+        403,
+        "the user's attributes do not fit in a session cookie (4 KB) and SAML_SESSION_OVERFLOW "
+        "refuses (no shared SAML_STORE_URL to keep them; see SAML_SESSION_CLAIMS)",
+    ),
     # infrastructure
     "sso_not_configured": (503, "no IdP is configured yet: sign-in is being set up (saml-middleware check)"),
     "store_unavailable": (503, "the replay cache / session store cannot be reached"),

@@ -24,7 +24,7 @@ from ..pages import page
 from ..paths import BadPath, canonical_path, is_public, safe_return_path
 from ..protocol.metadata import IdPInfo
 from ..protocol.sp import ServiceProvider
-from ..sessions import CookieSessionManager, ServerSessionManager, Session, SessionManager
+from ..sessions import Session, SessionManager, needs_store, session_manager
 from ..sessions.cookies import CookieCodec
 from ..stores import ReplayCache, SessionStore, open_stores
 from ..user import SAMLUser
@@ -74,7 +74,7 @@ class Gate:
         #: ``False`` while no IdP is set: sign-in answers 503 ``sso_not_configured`` (notconfigured.py)
         self.configured = loaded.configured
         log_startup_warnings(settings, configured=self.configured)
-        if replay is None or (session_store is None and settings.session_store == "server"):
+        if replay is None or (session_store is None and needs_store(settings)):
             opened = open_stores(
                 settings.store_url,
                 namespace=settings.sp_entity_id,
@@ -96,13 +96,16 @@ class Gate:
         )
         # bound to this SP: another app's cookie is refused even under the same secret
         self.codec = CookieCodec(settings.secret_key, audience=settings.sp_entity_id)
-        self.sessions: SessionManager = (
-            ServerSessionManager(settings, self.codec, session_store, clock=clock, token=token)
-            if settings.session_store == "server" and session_store is not None
-            else CookieSessionManager(settings, self.codec, clock=clock, token=token)
+        self.sessions: SessionManager = session_manager(
+            settings, self.codec, session_store if needs_store(settings) else None, clock=clock, token=token
         )
         #: ``session`` does network I/O (server sessions): ASGI runs it off the event loop.
         self.authenticate_blocks = self.sessions.blocking
+        #: in a ``Cookie`` header, the start of a cookie session that overflowed into the store:
+        #: reading it does network I/O too (``None`` when sessions never overflow there)
+        self.stored_marker = (
+            f"{self.sessions.name}=~".encode() if getattr(self.sessions, "stored", None) else None
+        )
         self._unavailable_logged = 0.0
         #: audit log, metrics, setup page, certificate expiry watch
         store = getattr(self.sessions, "store", None)  # live sessions: counted only in-process (no SCAN)

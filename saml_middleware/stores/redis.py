@@ -5,8 +5,15 @@ so several apps can share a Redis; the braces are a Redis Cluster hash tag,
 which keeps one SP's keys in one slot (multi-key transactions stay legal).
 
 * ``...:replay:<key>`` - ``"1"``, set with ``SET NX PX`` until the key's expiry.
-* ``...:session:<sid>`` - the session record (JSON), expiring with the session.
-* ``...:user:<sha256(normalize_email(e-mail))[:32]>`` - a set of that user's session ids, for revocation.
+* ``...:session:<sid>`` - the session record (versioned, compressed), expiring with the session.
+* ``...:user-sessions:<sha256(normalize_email(e-mail))[:32]>`` - a sorted set of that user's
+  session ids scored by the latest moment each can live (its creation + the max age), for
+  revocation; a new session's write drops the expired ones (``ZREMRANGEBYSCORE``).
+* ``...:user:<same digest>`` - the plain set earlier versions kept instead; still read and
+  cleaned until it expires by itself.
+
+Every key name is built by :func:`key_prefix` and the ``_*_key`` methods below (one place
+to change the layout, such as a hash tag per connection).
 
 Expiry times are sent as durations (``PX``) computed with the injected clock,
 so a clock difference between the app hosts and the Redis host does not matter.
@@ -22,6 +29,7 @@ import hashlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from itertools import chain
 
 import redis
 from redis.backoff import NoBackoff
@@ -119,6 +127,9 @@ class RedisSessionStore:
     :param clock: epoch seconds.
     """
 
+    #: keys deleted per command by :meth:`revoke_all`
+    BATCH = 500
+
     def __init__(
         self,
         client: redis.Redis,
@@ -135,23 +146,35 @@ class RedisSessionStore:
     def _session_key(self, sid: str) -> str:
         return f"{self.prefix}session:{sid}"
 
-    def _user_key(self, email: str) -> str:
-        return f"{self.prefix}user:{hashlib.sha256(normalize_email(email).encode('utf-8')).hexdigest()[:32]}"
+    def _digest(self, email: str) -> str:
+        return hashlib.sha256(normalize_email(email).encode("utf-8")).hexdigest()[:32]
 
-    def get(self, sid: str) -> str | None:
+    def _index_key(self, email: str) -> str:
+        return f"{self.prefix}user-sessions:{self._digest(email)}"
+
+    def _user_key(self, email: str) -> str:
+        """The index of earlier versions (a plain set); read and cleaned, never written."""
+        return f"{self.prefix}user:{self._digest(email)}"
+
+    def get(self, sid: str) -> bytes | None:
         with _failing_closed(self.client, "reading a session"):
             value = self.client.get(self._session_key(sid))
-        return None if value is None else _text(value)
+        return None if value is None else _bytes(value)
 
-    def put(self, sid: str, email: str, record: str, expires_at: float, *, existing: bool = False) -> bool:
-        ttl = _ms_until(expires_at, self.clock())
+    def put(self, sid: str, email: str, record: bytes, expires_at: float, *, existing: bool = False) -> bool:
+        now = self.clock()
+        ttl = _ms_until(expires_at, now)
         with _failing_closed(self.client, "writing a session"):
             if existing:
                 return bool(self.client.set(self._session_key(sid), record, px=ttl, xx=True))
+            index = self._index_key(email)
             pipe = self.client.pipeline(transaction=True)
             pipe.set(self._session_key(sid), record, px=ttl)
-            pipe.sadd(self._user_key(email), sid)
-            pipe.expire(self._user_key(email), max(self.index_ttl, ttl // 1000 + 1))
+            # scored by the latest moment the session can live: an activity update never
+            # pushes a session past its creation + the max age
+            pipe.zadd(index, {sid: now + max(self.index_ttl, ttl / 1000)})
+            pipe.zremrangebyscore(index, "-inf", now)  # the expired ones: bounded by what expired
+            pipe.expire(index, max(self.index_ttl, ttl // 1000 + 1))
             pipe.execute()
         return True
 
@@ -159,23 +182,61 @@ class RedisSessionStore:
         with _failing_closed(self.client, "deleting a session"):
             pipe = self.client.pipeline(transaction=True)
             pipe.delete(self._session_key(sid))
+            pipe.zrem(self._index_key(email), sid)
             pipe.srem(self._user_key(email), sid)
             pipe.execute()
 
-    def sessions(self, email: str) -> dict[str, str]:
+    def _indexed(self, email: str) -> list[str]:
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zrangebyscore(self._index_key(email), self.clock(), "+inf")
+        pipe.smembers(self._user_key(email))
+        current, legacy = pipe.execute()
+        return sorted({_text(s) for s in current} | {_text(s) for s in legacy})
+
+    def sessions(self, email: str) -> dict[str, bytes]:
         with _failing_closed(self.client, "listing sessions"):
-            sids = sorted(_text(s) for s in self.client.smembers(self._user_key(email)))  # type: ignore[union-attr]
+            sids = self._indexed(email)
             records = self.client.mget([self._session_key(s) for s in sids]) if sids else []
-        return {sid: _text(r) for sid, r in zip(sids, records, strict=False) if r is not None}  # type: ignore[union-attr]
+        return {sid: _bytes(r) for sid, r in zip(sids, records, strict=False) if r is not None}  # type: ignore[union-attr]
 
     def revoke(self, email: str) -> int:
-        index = self._user_key(email)
         with _failing_closed(self.client, "revoking sessions"):
-            sids = [_text(s) for s in self.client.smembers(index)]  # type: ignore[union-attr]
+            pipe = self.client.pipeline(transaction=False)
+            pipe.zrange(self._index_key(email), 0, -1)
+            pipe.smembers(self._user_key(email))
+            current, legacy = pipe.execute()
+            sids = sorted({_text(s) for s in current} | {_text(s) for s in legacy})
             if not sids:
                 return 0
             pipe = self.client.pipeline(transaction=True)
             pipe.delete(*(self._session_key(s) for s in sids))
-            pipe.srem(index, *sids)
-            deleted, _ = pipe.execute()
+            pipe.zrem(self._index_key(email), *sids)
+            pipe.srem(self._user_key(email), *sids)
+            deleted, _, _ = pipe.execute()
         return int(deleted)
+
+    def revoke_all(self) -> int:
+        """``SCAN`` for this namespace's session and index keys (never its replay keys) and delete
+        them in batches of :attr:`BATCH`: the cost grows with the database, not with one command."""
+        deleted = 0
+        with _failing_closed(self.client, "revoking every session"):
+            for kind in ("session:", "user-sessions:", "user:"):
+                keys = self.client.scan_iter(match=_glob(self.prefix + kind) + "*", count=self.BATCH)
+                batch: list[bytes] = []
+                for key in chain(keys, [None]):  # None: the last, partial batch
+                    if key is not None:
+                        batch.append(key)
+                    if batch and (key is None or len(batch) >= self.BATCH):
+                        gone = int(self.client.delete(*batch))  # type: ignore[arg-type]
+                        deleted += gone if kind == "session:" else 0
+                        batch = []
+        return deleted
+
+
+def _bytes(value: bytes | str) -> bytes:
+    return value if isinstance(value, bytes) else value.encode("utf-8")
+
+
+def _glob(text: str) -> str:
+    """``text`` as a literal in a Redis ``MATCH`` pattern."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)

@@ -29,7 +29,9 @@ from saml_middleware.gate.metadata_refresh import load_idp
 from saml_middleware.http import HTTPRequest, HTTPResponse
 from saml_middleware.protocol.sp import ServiceProvider
 from saml_middleware.sessions.cookie import CookieSessionManager
-from saml_middleware.stores import MemoryReplayCache
+from saml_middleware.sessions.record import decode_record, encode_record
+from saml_middleware.sessions.session import Session
+from saml_middleware.stores import MemoryReplayCache, MemorySessionStore
 
 __all__ = [
     "CookieSessionManager",
@@ -37,7 +39,11 @@ __all__ = [
     "HTTPRequest",
     "HTTPResponse",
     "MemoryReplayCache",
+    "MemorySessionStore",
     "ServiceProvider",
+    "Session",
+    "decode_record",
+    "encode_record",
     "load_idp",
 ]
 

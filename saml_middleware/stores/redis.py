@@ -188,7 +188,7 @@ class RedisSessionStore:
 
     def _indexed(self, email: str) -> list[str]:
         pipe = self.client.pipeline(transaction=False)
-        pipe.zrangebyscore(self._index_key(email), self.clock(), "+inf")
+        pipe.zrange(self._index_key(email), 0, -1)  # the session keys' own expiry decides what is live
         pipe.smembers(self._user_key(email))
         current, legacy = pipe.execute()
         return sorted({_text(s) for s in current} | {_text(s) for s in legacy})
@@ -201,11 +201,7 @@ class RedisSessionStore:
 
     def revoke(self, email: str) -> int:
         with _failing_closed(self.client, "revoking sessions"):
-            pipe = self.client.pipeline(transaction=False)
-            pipe.zrange(self._index_key(email), 0, -1)
-            pipe.smembers(self._user_key(email))
-            current, legacy = pipe.execute()
-            sids = sorted({_text(s) for s in current} | {_text(s) for s in legacy})
+            sids = self._indexed(email)
             if not sids:
                 return 0
             pipe = self.client.pipeline(transaction=True)

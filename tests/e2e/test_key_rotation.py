@@ -14,6 +14,7 @@ does give them: the test shows the warning is true.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -167,13 +168,15 @@ def test_the_documented_order_gives_no_401_and_no_400(cluster: Cluster) -> None:
     assert {s for what, s in cluster.statuses if what == "acs"} == {303}
 
 
-def test_the_new_key_first_on_one_instance_breaks_logins_and_sessions(cluster: Cluster) -> None:
+def test_the_new_key_first_on_one_instance_breaks_logins_and_sessions(cluster: Cluster, caplog) -> None:
     """The warning of docs/deployment.md: an instance signing with a key another does not know."""
+    caplog.set_level(logging.WARNING, logger="saml_middleware")
     cluster.traffic(new_users=2)
     cluster.restart(0, NEW, OLD)  # the unsafe step 1: new key first while instance 1 has only the old
     cluster.lb.turn = 0  # the login starts on instance 0 (new key) and posts to instance 1
     refused = cluster.sign_in(cluster.browser())
     assert refused == 400  # instance 1 cannot read the login cookie instance 0 signed
+    assert any("refused reason=in_response_to" in r.getMessage() for r in caplog.records)
     signed_in = cluster.browser()
     cluster.lb.turn = 1  # starts on instance 1, ACS on instance 0: the session is signed with the new key
     assert cluster.sign_in(signed_in) == 303

@@ -172,3 +172,31 @@ def test_about_a_hundred_group_ids_no_longer_fit(build, browser_factory, idp, id
         many = DevIdP(IDP, key_pem=idp_keys[0], cert_pem=idp_keys[1], clock=clock, users=users)
         statuses[count] = browser_factory(build(), many).login(email=MEGAN).status_code
     assert statuses == {85: 303, 120: 403}
+
+
+class LoopWatch(MemorySessionStore):
+    """Records, for each read, whether it ran on an event loop (it must not: it may wait on Redis)."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(clock=clock)
+        self.on_loop: list[bool] = []
+
+    def get(self, sid: str) -> bytes | None:
+        import asyncio
+
+        try:
+            asyncio.get_running_loop()
+            self.on_loop.append(True)
+        except RuntimeError:
+            self.on_loop.append(False)
+        return super().get(sid)
+
+
+def test_an_overflowed_session_is_never_read_on_the_event_loop(build, browser_factory, entra, clock) -> None:
+    """ASGI runs the store read in a worker thread, as for server sessions (WSGI has no loop)."""
+    store = LoopWatch(clock)
+    app = build(store, session_overflow="server")
+    browser = browser_factory(app, entra)
+    _signed_in(browser)
+    browser.get("/again")
+    assert store.on_loop and not any(store.on_loop)

@@ -19,7 +19,7 @@ from saml_middleware import SAMLMiddleware, SAMLWSGIMiddleware
 from saml_middleware.devidp import DevIdP, with_groups
 from saml_middleware.stores import MemoryReplayCache, MemorySessionStore
 
-from ..support.harness import IDP, Browser, Clock, Seen, asgi_app, wsgi_app
+from ..support.harness import APP, IDP, Browser, Clock, Seen, asgi_app, wsgi_app
 from ..support.redisserver import RedisServer
 
 GROUPS = "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups"
@@ -33,7 +33,13 @@ MEGAN = "megan.bowen@contoso.com"  # has a role, a group and a country
 def entra(idp: DevIdP, idp_keys: tuple[str, str], clock: Clock) -> DevIdP:
     """The dev IdP releasing 150 more group ids for every user: Entra's most before its overage claim."""
     return DevIdP(
-        IDP, key_pem=idp_keys[0], cert_pem=idp_keys[1], clock=clock, users=with_groups(idp.users, 150)
+        IDP,
+        key_pem=idp_keys[0],
+        cert_pem=idp_keys[1],
+        clock=clock,
+        users=with_groups(idp.users, 150),
+        sp_acs_url=f"{APP}/saml/acs",
+        sp_entity_id=f"{APP}/saml/metadata",
     )
 
 
@@ -200,3 +206,24 @@ def test_an_overflowed_session_is_never_read_on_the_event_loop(build, browser_fa
     _signed_in(browser)
     browser.get("/again")
     assert store.on_loop and not any(store.on_loop)
+
+
+def test_idp_initiated_logout_ends_overflowed_sessions_in_every_browser(
+    build, browser_factory, entra, clock
+) -> None:
+    from urllib.parse import urlsplit
+
+    from saml_middleware.sessions.record import decode_record
+
+    store = MemorySessionStore(clock=clock)
+    app = build(store, session_overflow="server")
+    laptop, phone = browser_factory(app, entra), browser_factory(app, entra)
+    _signed_in(laptop)
+    _signed_in(phone)
+    sid, (_, record, _) = next(iter(store._records.items()))
+    session = decode_record(sid, record)
+    assert session is not None and session.user.session_index and len(store) == 2
+    url = urlsplit(entra.logout_request_url(MEGAN, session.user.session_index))
+    assert laptop.app.get(f"{url.path}?{url.query}").status_code == 302
+    assert len(store) == 1  # the session the IdP named, whichever browser holds it
+    assert [laptop.get("/").status_code, phone.get("/").status_code].count(302) == 1

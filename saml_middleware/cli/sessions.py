@@ -34,7 +34,7 @@ from .report import report
 __all__ = ["add_sessions_command", "list_command", "revoke_command", "store_target"]
 
 #: the settings these commands read (and nothing else: no secret, no IdP)
-_READ = ("store_url", "sp_entity_id", "base_url", "path_prefix", "session_max_age", "session_store")
+_READ = ("store_url", "sp_entity_id", "base_url", "path_prefix", "session_store")
 _CONNECTION_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 
@@ -88,6 +88,7 @@ def _open(args: argparse.Namespace, clock: Callable[[], float]) -> tuple[Session
             file=sys.stderr,
         )
     try:
+        # the index lifetime matters only to writes, which these commands never make
         _, store = open_stores(url, namespace=namespace, session_max_age=28800, clock=clock)
     except ConfigError as exc:
         return report(exc)

@@ -32,7 +32,9 @@ from saml_middleware.gate.tenants import TenantGate
 from saml_middleware.http import HTTPRequest, HTTPResponse
 from saml_middleware.protocol.sp import ServiceProvider
 from saml_middleware.sessions.cookie import CookieSessionManager
-from saml_middleware.stores import MemoryReplayCache
+from saml_middleware.sessions.record import decode_record, encode_record
+from saml_middleware.sessions.session import Session
+from saml_middleware.stores import MemoryReplayCache, MemorySessionStore
 
 __all__ = [
     "Connection",
@@ -42,9 +44,13 @@ __all__ = [
     "HTTPRequest",
     "HTTPResponse",
     "MemoryReplayCache",
+    "MemorySessionStore",
     "RequestGate",
     "ServiceProvider",
+    "Session",
     "TenantGate",
+    "decode_record",
+    "encode_record",
     "load_idp",
 ]
 

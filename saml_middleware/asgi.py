@@ -114,7 +114,9 @@ class SAMLMiddleware:
             await self._endpoint(gate, scope, receive, send)
             return
         try:
-            if gate.authenticate_blocks and cookie is not None:
+            if cookie is not None and (
+                gate.authenticate_blocks or (gate.stored_marker is not None and gate.stored_marker in cookie)
+            ):
                 found = await anyio.to_thread.run_sync(gate.session, cookie, host)
             else:
                 found = gate.session(cookie, host)

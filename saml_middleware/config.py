@@ -86,6 +86,8 @@ class Settings:
     session_max_age: int = 28800
     session_idle_timeout: int = 3600
     session_store: str = "cookie"
+    session_claims: tuple[str, ...] = ()
+    session_overflow: str = "auto"
     store_url: str = field(default="memory://", metadata=SECRET_URL)
     public_paths: tuple[str, ...] = ()
     clock_skew: int = 180
@@ -153,6 +155,7 @@ class Settings:
             "connection_routing",
             "allowed_groups",
             "allowed_roles",
+            "session_claims",
         ):
             if isinstance(getattr(self, name), str):  # Settings(public_paths="/static") means one item
                 set_(self, name, csv(getattr(self, name)))
@@ -191,6 +194,10 @@ class Settings:
         problems.extend(
             store_and_user_problems(self.users, self.user_query, self.session_store, self.store_url)
         )
+        if self.session_overflow not in ("auto", "server", "refuse", "trim"):
+            problems.append(
+                f"SAML_SESSION_OVERFLOW must be auto, server, refuse or trim, got {self.session_overflow!r}"
+            )
         for name in (
             "session_max_age",
             "session_idle_timeout",

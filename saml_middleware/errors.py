@@ -109,6 +109,11 @@ REASONS: dict[str, tuple[int, str]] = {
         403,
         "after a sign-in with ForceAuthn, the IdP's AuthnInstant is still older than max_auth_age",
     ),
+    "session_too_large": (
+        403,
+        "the user's attributes do not fit in a session cookie (4 KB) and SAML_SESSION_OVERFLOW "
+        "refuses (no shared SAML_STORE_URL to keep them; see SAML_SESSION_CLAIMS)",
+    ),
     # infrastructure
     "sso_not_configured": (503, "no IdP is configured yet: sign-in is being set up (saml-middleware check)"),
     "store_unavailable": (503, "the replay cache / session store cannot be reached"),

@@ -134,12 +134,12 @@ def _dev_idp(
     args: argparse.Namespace, sp_acs_url: str | None = None, sp_entity_id: str | None = None
 ) -> DevIdP:
     """The dev IdP from command-line options; ``--key-dir`` keeps its key pair across restarts."""
-    from ..devidp import DevIdP, load_users  # only ``demo`` and ``dev-idp`` load the dev IdP
+    from ..devidp import DEFAULT_USERS, DevIdP, load_users, with_groups  # only demo and dev-idp load it
 
     key_pem, cert_pem = idp_key_pair(Path(args.key_dir)) if args.key_dir else (None, None)
     return DevIdP(
         f"http://{_idp_host(args)}:{args.idp_port}",
-        users=load_users(args.users) if args.users else None,
+        users=with_groups(load_users(args.users) if args.users else DEFAULT_USERS, args.groups),
         key_pem=key_pem,
         cert_pem=cert_pem,
         sign=args.sign,
@@ -224,6 +224,7 @@ def _parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--users", help="JSON file of test users (see devidp/users.json)")
         p.add_argument("--sign", choices=["assertion", "response", "both"], default="assertion")
+        p.add_argument("--groups", type=int, default=0, metavar="N", help="N more groups for every user")
         p.add_argument("--key-dir", help="keep the IdP key pair here across restarts")
         p.add_argument(
             "--sso-binding",

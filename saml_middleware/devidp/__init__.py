@@ -14,7 +14,7 @@ from ..protocol.keys import generate_keypair
 from .authnrequest import AuthnRequestInfo
 from .idp import DevIdP
 from .pages import auto_post_form_fields
-from .users import DEFAULT_USERS, DevUser, load_users
+from .users import DEFAULT_USERS, DevUser, load_users, with_groups
 
 __all__ = [
     "DEFAULT_USERS",
@@ -24,4 +24,5 @@ __all__ = [
     "auto_post_form_fields",
     "generate_keypair",
     "load_users",
+    "with_groups",
 ]

@@ -6,14 +6,14 @@ import json
 import os
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
 from ..user import normalize_email
 
-__all__ = ["DEFAULT_USERS", "DevUser", "load_users", "parse_users"]
+__all__ = ["DEFAULT_USERS", "DevUser", "load_users", "parse_users", "with_groups"]
 
 
 def _check_str(name: str, value: object, *, optional: bool = False) -> None:
@@ -132,6 +132,28 @@ def load_users(path: str | os.PathLike[str]) -> list[DevUser]:
     except json.JSONDecodeError as exc:
         raise ValueError(f"{name}: not valid JSON: {exc}") from None
     return parse_users(data, name)
+
+
+def with_groups(users: Sequence[DevUser], count: int, *, names: bool = False) -> list[DevUser]:
+    """Each of ``users`` with ``count`` more groups, as Entra releases them for a member of many
+    groups (up to 150 in a SAML token, then the ``groups.link`` overage claim instead).
+
+    :param names: long group names (cloud-only groups with the name as the claim's source
+        attribute) instead of object ids (Entra's default).
+
+    >>> [len(u.groups) for u in with_groups(DEFAULT_USERS[:2], 150)]
+    [151, 152]
+    >>> with_groups(DEFAULT_USERS[:1], 1, names=True)[0].groups[-1]
+    'Contoso-Engineering-Platform-Project-000-Members-Global'
+    """
+    departments = ("Engineering-Platform", "Finance-Operations", "Sales-EMEA", "Research-Labs")
+    extra = tuple(
+        f"Contoso-{departments[i % len(departments)]}-Project-{i:03d}-Members-Global"
+        if names
+        else str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://contoso.example/groups/{i}"))
+        for i in range(count)
+    )
+    return [replace(u, groups=(*u.groups, *extra)) for u in users]
 
 
 def _load_defaults() -> tuple[DevUser, ...]:

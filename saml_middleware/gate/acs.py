@@ -248,6 +248,13 @@ class AssertionConsumer:
                 "sign in again. Sign out, sign in again, and retry.",
                 reference=ref,
             )
+        elif exc.reason == "session_too_large":
+            body = page(
+                "Too much to keep in a session",
+                "Your account carries more claims (for example group memberships) than this "
+                "application can keep in its session. Give your administrator the reference below.",
+                reference=ref,
+            )
         elif exc.reason == "unsolicited":
             body = page(
                 "Start from the application",

@@ -26,10 +26,10 @@ from ..pages import page
 from ..paths import is_public, safe_return_path
 from ..protocol.metadata import IdPInfo
 from ..protocol.sp import ServiceProvider
-from ..sessions import CookieSessionManager, ServerSessionManager, Session, SessionManager
+from ..sessions import Session, SessionManager, needs_store, session_manager
 from ..sessions.cookies import CookieCodec
-from ..stores import ReplayCache, SessionStore, open_store
-from ..stores.ready import Readiness, always_ready
+from ..stores import ReplayCache, SessionStore
+from ..stores.open import open_missing
 from ..user import SAMLUser
 from ..users import UserDirectory, directory_from_setting
 from .access_guard import AccessGuard
@@ -85,19 +85,11 @@ class Gate:
         #: ``False`` while no IdP is set: sign-in answers 503 ``sso_not_configured`` (notconfigured.py)
         self.configured = loaded.configured
         log_startup_warnings(settings, configured=self.configured)
-        #: the store's readiness probe ({prefix}/ready); an injected store may bring its own ``ready``
-        self.readiness: Callable[[], Readiness] = getattr(replay, "ready", always_ready)
-        server = sessions is None and settings.session_store == "server"
-        if replay is None or (session_store is None and server):
-            opened = open_store(
-                settings.store_url,
-                namespace=settings.sp_entity_id,
-                session_max_age=settings.session_max_age,
-                clock=clock,
-            )
-            replay = replay if replay is not None else opened.replay
-            session_store = session_store if session_store is not None else opened.sessions
-            self.readiness = opened.ready
+        #: the store's readiness probe ({prefix}/ready)
+        needed = sessions is None and needs_store(settings)
+        replay, session_store, self.readiness = open_missing(
+            settings, replay, session_store, sessions_needed=needed, clock=clock
+        )
         self.replay = replay
         self.directory = (
             directory
@@ -114,12 +106,21 @@ class Gate:
         self.sessions: SessionManager = (
             sessions
             if sessions is not None
-            else ServerSessionManager(settings, self.codec, session_store, clock=clock, token=token)
-            if settings.session_store == "server" and session_store is not None
-            else CookieSessionManager(settings, self.codec, clock=clock, token=token)
+            else session_manager(
+                settings,
+                self.codec,
+                session_store if needs_store(settings) else None,
+                clock=clock,
+                token=token,
+            )
         )
         #: ``session`` does network I/O (server sessions): ASGI runs it off the event loop.
         self.authenticate_blocks = self.sessions.blocking
+        #: in a ``Cookie`` header, the start of a cookie session that overflowed into the store:
+        #: reading it does network I/O too (``None`` when sessions never overflow there)
+        self.stored_marker = (
+            f"{self.sessions.name}=~".encode() if getattr(self.sessions, "stored", None) else None
+        )
         self._unavailable_logged = 0.0
         #: audit log, metrics, setup page, certificate expiry watch
         store = getattr(self.sessions, "store", None)  # live sessions: counted only in-process (no SCAN)

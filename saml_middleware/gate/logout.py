@@ -152,8 +152,11 @@ class SingleLogout:
 
         own = self.sessions.load(request.cookies.get(self.sessions.name))
         mine = own is not None and accept(own[0].user)
-        # server sessions: every matching one, wherever its browser is; cookie sessions: the one shown
-        ended = self.sessions.end_matching(message.name_id, accept) if self.sessions.blocking else int(mine)
+        # server sessions: every matching one, wherever its browser is; cookie sessions: the one
+        # shown, and every matching one that overflowed into the store (SAML_SESSION_OVERFLOW)
+        ended = self.sessions.end_matching(message.name_id, accept)
+        if not self.sessions.blocking:
+            ended += int(own is not None and mine and not own[0].stored)
         logger.info(
             "SAML single logout requested by the IdP name_id=%s ended=%d ref=%s",
             message.name_id,

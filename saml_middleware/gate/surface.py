@@ -45,6 +45,8 @@ class RequestGate(Protocol):
     #: ``{prefix}/health``, answered on the event loop by ASGI (``probes.health``)
     health_path: str
     probes: Probes
+    #: the start of a cookie session kept in the store (reading it does I/O), or ``None``
+    stored_marker: bytes | None
 
     def is_endpoint(self, path: str) -> bool: ...
 

@@ -15,8 +15,6 @@ from ..connections import Connection, ConnectionLookup
 from ..http import HTTPRequest, HTTPResponse
 from ..pages import page
 from ..sessions import Session
-from ..stores import ReplayCache, SessionStore, open_store
-from ..stores.ready import Readiness, always_ready
 from .access_guard import GateAccess
 from .acs import Resolver
 from .forward_auth import ForwardAuth, served_host
@@ -32,7 +30,6 @@ __all__ = [
     "SetupHandler",
     "broken",
     "forward_auth_routes",
-    "shared_stores",
     "signed_out",
     "turned_off",
 ]
@@ -109,28 +106,6 @@ class _AuthParts(Protocol):
 
     @property
     def access(self) -> GateAccess: ...
-
-
-def shared_stores(
-    settings: Settings,
-    replay: ReplayCache | None,
-    session_store: SessionStore | None,
-    clock: Callable[[], float],
-) -> tuple[ReplayCache, SessionStore | None, Callable[[], Readiness]]:
-    """The replay cache and session store every connection shares (opened once from
-    ``SAML_STORE_URL`` unless injected), and the store's readiness probe."""
-    readiness: Callable[[], Readiness] = getattr(replay, "ready", always_ready)
-    if replay is None or (session_store is None and settings.session_store == "server"):
-        opened = open_store(
-            settings.store_url,
-            namespace=settings.sp_entity_id,
-            session_max_age=settings.session_max_age,
-            clock=clock,
-        )
-        replay = replay if replay is not None else opened.replay
-        session_store = session_store if session_store is not None else opened.sessions
-        readiness = opened.ready
-    return replay, session_store, readiness
 
 
 def forward_auth_routes(

@@ -30,9 +30,10 @@ from ..http import HTTPRequest, HTTPResponse
 from ..ops.operations import Operations
 from ..pages import page
 from ..paths import is_public, safe_return_path
-from ..sessions import CookieSessionManager, ServerSessionManager, Session, SessionManager
+from ..sessions import Session, SessionManager, needs_store, session_manager
 from ..sessions.cookies import CookieCodec
 from ..stores import ReplayCache, SessionStore
+from ..stores.open import open_missing
 from ..user import SAMLUser
 from ..users import UserDirectory, directory_from_setting
 from . import tenantparts as parts
@@ -85,16 +86,17 @@ class TenantGate:
         self.connections = connections
         self.setup = setup
         self.clock = clock
-        replay, session_store, readiness = parts.shared_stores(settings, replay, session_store, clock)
+        replay, session_store, readiness = open_missing(  # shared by every connection
+            settings, replay, session_store, sessions_needed=needs_store(settings), clock=clock
+        )
         #: /health (liveness, answered inline by the adapters) and /ready (the shared store's probe)
         self.probes = Probes(readiness, clock)
         codec = CookieCodec(settings.secret_key, audience=settings.sp_entity_id)
-        self.sessions: SessionManager = (
-            ServerSessionManager(settings, codec, session_store, clock=clock, token=token)
-            if settings.session_store == "server" and session_store is not None
-            else CookieSessionManager(settings, codec, clock=clock, token=token)
-        )
+        kept = session_store if needs_store(settings) else None
+        self.sessions: SessionManager = session_manager(settings, codec, kept, clock=clock, token=token)
         self.authenticate_blocks = self.sessions.blocking
+        stored = getattr(self.sessions, "stored", None)  # cookie sessions overflowed into the store
+        self.stored_marker = f"{self.sessions.name}=~".encode() if stored else None
         store = getattr(self.sessions, "store", None)
         self.ops = Operations(
             settings,

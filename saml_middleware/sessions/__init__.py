@@ -5,14 +5,27 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from typing import Protocol
 
+from ..config import Settings
+from ..stores import SessionStore
 from ..user import SAMLUser
-from .cookie import CookieSessionManager, Session
+from .cookie import CookieSessionManager
+from .cookies import CookieCodec
+from .overflow import STORED_MARK, needs_store, overflow_policy
 from .server import ServerSessionManager
+from .session import Session
 
-__all__ = ["CookieSessionManager", "ServerSessionManager", "Session", "SessionManager"]
+__all__ = [
+    "CookieSessionManager",
+    "ServerSessionManager",
+    "Session",
+    "SessionManager",
+    "needs_store",
+    "session_manager",
+]
 
 
 class SessionManager(Protocol):
@@ -57,3 +70,24 @@ class SessionManager(Protocol):
     def forget_cached(self) -> None:
         """Drop the remembered cookies."""
         ...
+
+
+def session_manager(
+    settings: Settings,
+    codec: CookieCodec,
+    store: SessionStore | None,
+    *,
+    clock: Callable[[], float],
+    token: Callable[[int], str] = secrets.token_urlsafe,
+) -> CookieSessionManager:
+    """The session kind ``settings`` ask for (``SAML_SESSION_STORE``, ``SAML_SESSION_OVERFLOW``).
+
+    :param store: the session store; needed when :func:`needs_store` says so (server
+        sessions, or cookie sessions that overflow into the store), else unused.
+    """
+    if store is not None and settings.session_store == "server":
+        return ServerSessionManager(settings, codec, store, clock=clock, token=token)
+    stored = None
+    if store is not None and overflow_policy(settings) == "server":
+        stored = ServerSessionManager(settings, codec, store, clock=clock, token=token, marker=STORED_MARK)
+    return CookieSessionManager(settings, codec, clock=clock, token=token, stored=stored)

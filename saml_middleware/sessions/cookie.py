@@ -6,18 +6,17 @@ import logging
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable, MutableMapping
-from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from ..config import Settings
 from ..user import SAMLUser
 from .cookies import CookieCodec, cookie_header, cookie_value
+from .overflow import MAX_COOKIE_BYTES, STORED_MARK, ClaimFilter, Overflow, overflow_policy
+from .session import Session, session_from
 
 __all__ = ["MAX_COOKIE_BYTES", "CookieSessionManager", "Session", "session_from", "trim_cache"]
 
 logger = logging.getLogger("saml_middleware")
-#: A Set-Cookie value longer than this risks being dropped by the browser.
-MAX_COOKIE_BYTES = 4000
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -36,23 +35,6 @@ def trim_cache(cache: MutableMapping[K, V], size: int) -> None:
             continue
 
 
-@dataclass(frozen=True)
-class Session:
-    """A verified session.
-
-    :param sid: random session id, new at every login (no fixation).
-    :param issued: login time; the session ends ``SAML_SESSION_MAX_AGE`` after it.
-    :param seen: last recorded activity; idle for ``SAML_SESSION_IDLE_TIMEOUT`` ends it.
-    :param logout_token: proves a ``GET /saml/logout?token=`` came from this session's pages.
-    """
-
-    sid: str
-    user: SAMLUser
-    issued: float
-    seen: float
-    logout_token: str
-
-
 class CookieSessionManager:
     """Creates, reads and ends session cookies (``SAML_SESSION_STORE=cookie``).
 
@@ -60,6 +42,10 @@ class CookieSessionManager:
     :param codec: the signer.
     :param clock: epoch seconds.
     :param token: randomness, ``token(n)`` -> url-safe string of ``n`` bytes.
+    :param stored: where a session that does not fit in a cookie goes with
+        ``SAML_SESSION_OVERFLOW=server`` (a :class:`~saml_middleware.sessions.ServerSessionManager`
+        whose cookie values start with ``~``); without it such a login is refused
+        (see :mod:`~saml_middleware.sessions.overflow`).
 
     The per-request path is :meth:`load_header`: a dictionary hit for a
     ``Cookie`` header seen before, else the session cookie's value looked up
@@ -81,6 +67,7 @@ class CookieSessionManager:
         *,
         clock: Callable[[], float],
         token: Callable[[int], str] = secrets.token_urlsafe,
+        stored: CookieSessionManager | None = None,
     ) -> None:
         self.settings = settings
         self.codec = codec
@@ -90,6 +77,10 @@ class CookieSessionManager:
         self.max_age = settings.session_max_age
         self.idle = settings.session_idle_timeout
         self.touch_every = min(60.0, self.idle / 4)
+        #: SAML_SESSION_CLAIMS: the attributes a session keeps
+        self.claims = ClaimFilter(settings)
+        self.stored = stored
+        self.fit = Overflow(overflow_policy(settings), stored)
         self._cache: OrderedDict[str, tuple[str, Session]] = OrderedDict()
         # whole Cookie headers (bytes from ASGI, str from WSGI) -> session
         self._headers: dict[str | bytes, tuple[str | bytes, tuple[Session, None], float]] = {}
@@ -97,23 +88,18 @@ class CookieSessionManager:
     def create(self, user: SAMLUser) -> tuple[Session, str]:
         """A fresh session for ``user`` and its ``Set-Cookie`` header value.
 
-        .. warning:: browsers silently drop cookies over 4 KB, which would send
-           the user round the login loop forever. A user whose attributes do
-           not fit (hundreds of group claims) keeps e-mail, NameID and display
-           name only, and a warning is logged.
+        The user keeps the attributes ``SAML_SESSION_CLAIMS`` names (all when unset).
+        Browsers silently drop cookies over 4 KB, which would send the user round the
+        login loop forever: a session that does not fit goes where ``SAML_SESSION_OVERFLOW``
+        says (:mod:`~saml_middleware.sessions.overflow`), never silently shrunk.
+
+        :raises ResponseRejected: ``session_too_large`` when it is refused.
         """
         now = self.clock()
-        session = Session(self.token(16), user, now, now, self.token(16))
+        session = Session(self.token(16), self.claims(user), now, now, self.token(16))
         header = self._header(session)
         if len(header) > MAX_COOKIE_BYTES:
-            logger.warning(
-                "session cookie for %s would be %d bytes (browsers drop cookies over 4 KB): "
-                "attributes left out of the session",
-                user.email,
-                len(header),
-            )
-            session = Session(session.sid, replace(user, attributes={}), now, now, session.logout_token)
-            header = self._header(session)
+            return self.fit(session, header, self._header)
         return session, header
 
     def load_header(self, header: str | bytes | None) -> tuple[Session, str | None] | None:
@@ -133,7 +119,10 @@ class CookieSessionManager:
         cached = self._headers.get(tail)
         if cached is not None and cached[0] == header and self.clock() < cached[2]:
             return cached[1]
-        session = self._verified(self.value_in(header))
+        value = self.value_in(header)
+        if self.stored is not None and value and value[0] == STORED_MARK:
+            return self.stored.load(value)  # overflowed into the store: read there every time
+        session = self._verified(value)
         found = None if session is None else self._live(session)
         if found is None or found[1] is not None:
             # dead, or a refresh is due: nothing to remember for this header
@@ -156,6 +145,8 @@ class CookieSessionManager:
     def load(self, value: str | None) -> tuple[Session, str | None] | None:
         """The live session in cookie ``value`` and, when activity must be recorded,
         a refreshed ``Set-Cookie``; ``None`` when absent, forged, expired or idle."""
+        if self.stored is not None and value and value[0] == STORED_MARK:
+            return self.stored.load(value)
         session = self._verified(value)
         return None if session is None else self._live(session)
 
@@ -196,14 +187,19 @@ class CookieSessionManager:
         return session, None
 
     def end(self, session: Session) -> None:
-        """Forget ``session`` (logout). A cookie session ends when the browser drops the cookie."""
+        """Forget ``session`` (logout). A cookie session ends when the browser drops the cookie;
+        one that overflowed into the store is deleted there."""
+        if session.stored and self.stored is not None:
+            self.stored.end(session)
 
     def end_matching(self, name_id: str, accept: Callable[[SAMLUser], bool]) -> int:
-        """Sessions held by other browsers cannot be reached: a cookie session lives only there.
+        """Sessions held by other browsers cannot be reached: a cookie session lives only there
+        (those that overflowed into the store are ended there).
 
-        :returns: 0, always; the caller clears the cookie of the session it was shown.
+        :returns: how many stored sessions ended; the caller clears the cookie of the session
+            it was shown.
         """
-        return 0
+        return 0 if self.stored is None else self.stored.end_matching(name_id, accept)
 
     def clear_header(self) -> str:
         """``Set-Cookie`` that deletes the session cookie."""
@@ -228,18 +224,3 @@ class CookieSessionManager:
     def _decode(self, value: str) -> Session | None:
         data = self.codec.load_session(value)
         return None if data is None else session_from(data)
-
-
-def session_from(data: Any, sid: str | None = None) -> Session | None:
-    """The session in a decoded cookie payload, or in a store record when ``sid`` is given
-    (server sessions keep the id outside the record); ``None`` when malformed."""
-    try:
-        return Session(
-            str(data["i"]) if sid is None else sid,
-            SAMLUser.from_dict(data["u"]),
-            float(data["t"]),
-            float(data["s"]),
-            str(data["l"]),
-        )
-    except (KeyError, TypeError, ValueError):
-        return None

@@ -8,7 +8,6 @@ read per request.
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable
@@ -16,8 +15,10 @@ from collections.abc import Callable
 from ..config import Settings
 from ..stores import SessionStore
 from ..user import SAMLUser
-from .cookie import CookieSessionManager, Session, session_from, trim_cache
+from .cookie import CookieSessionManager, trim_cache
 from .cookies import CookieCodec, cookie_header
+from .record import decode_record, encode_record
+from .session import Session
 
 __all__ = ["ServerSessionManager"]
 
@@ -26,7 +27,10 @@ class ServerSessionManager(CookieSessionManager):
     """A :class:`~saml_middleware.sessions.SessionManager` keeping sessions in a
     :class:`~saml_middleware.stores.SessionStore`.
 
-    :param store: where the records live (Redis for several processes).
+    :param store: where the records live (Redis for several processes), in the format of
+        :mod:`~saml_middleware.sessions.record` (each value once, compressed).
+    :param marker: put before every cookie value (``"~"`` when this manager keeps the
+        cookie sessions that overflowed, so the cookie manager tells them apart).
 
     Each record expires at the earlier of the max age and the idle deadline;
     activity pushes the idle deadline (written at most once a minute). Store
@@ -42,9 +46,11 @@ class ServerSessionManager(CookieSessionManager):
         *,
         clock: Callable[[], float],
         token: Callable[[int], str] = secrets.token_urlsafe,
+        marker: str = "",
     ) -> None:
         super().__init__(settings, codec, clock=clock, token=token)
         self.store = store
+        self.marker = marker
         self._ids: OrderedDict[str, str] = OrderedDict()  # cookie value -> verified session id
 
     #: every read may wait on the store: the ASGI adapter reads sessions off the event loop
@@ -54,11 +60,11 @@ class ServerSessionManager(CookieSessionManager):
         """With connections the session id starts with ``{connection}.``: store keys name it."""
         now = self.clock()
         sid = f"{user.connection}.{self.token(24)}" if user.connection else self.token(24)
-        session = Session(sid, user, now, now, self.token(16))
+        session = Session(sid, self.claims(user), now, now, self.token(16), stored=True)
         self._save(session, existing=False)
         header = cookie_header(
             self.name,
-            self.codec.dump_session_id(session.sid),
+            self.marker + self.codec.dump_session_id(session.sid),
             max_age=self.max_age,
             secure=self.settings.https,
         )
@@ -77,18 +83,18 @@ class ServerSessionManager(CookieSessionManager):
         self._ids.clear()
 
     def load(self, value: str | None) -> tuple[Session, str | None] | None:
-        if not value:
+        if not value or not value.startswith(self.marker):
             return None
         sid = self._ids.get(value)
         if sid is None:
-            sid = self.codec.load_session_id(value)
+            sid = self.codec.load_session_id(value[len(self.marker) :])
             if sid is None:
                 return None
             self._ids[value] = sid
             if len(self._ids) > self.CACHE_SIZE:
                 trim_cache(self._ids, self.CACHE_SIZE)
         record = self.store.get(sid)
-        session = _decode(sid, record) if record is not None else None
+        session = decode_record(sid, record) if record is not None else None
         if session is None:
             return None
         now = self.clock()
@@ -96,7 +102,7 @@ class ServerSessionManager(CookieSessionManager):
             self.store.delete(sid, session.user.email)
             return None
         if now - session.seen >= self.touch_every:
-            session = Session(sid, session.user, session.issued, now, session.logout_token)
+            session = Session(sid, session.user, session.issued, now, session.logout_token, stored=True)
             if not self._save(session, existing=True):
                 return None
         return session, None
@@ -113,24 +119,14 @@ class ServerSessionManager(CookieSessionManager):
         """
         ended = 0
         for sid, record in self.store.sessions(name_id).items():
-            session = _decode(sid, record)
+            session = decode_record(sid, record)
             if session is not None and accept(session.user):
                 self.store.delete(sid, session.user.email)
                 ended += 1
         return ended
 
     def _save(self, session: Session, *, existing: bool) -> bool:
-        record = json.dumps(
-            {"u": session.user.to_dict(), "t": session.issued, "s": session.seen, "l": session.logout_token},
-            separators=(",", ":"),
-        )
         expires = min(session.issued + self.max_age, session.seen + self.idle)
-        return self.store.put(session.sid, session.user.email, record, expires, existing=existing)
-
-
-def _decode(sid: str, record: str) -> Session | None:
-    try:
-        data = json.loads(record)
-    except (TypeError, ValueError):
-        return None
-    return session_from(data, sid)
+        return self.store.put(
+            session.sid, session.user.email, encode_record(session), expires, existing=existing
+        )

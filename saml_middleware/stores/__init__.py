@@ -50,21 +50,27 @@ class ReplayCache(Protocol):
 class SessionStore(Protocol):
     """Server-side session records, keyed by a random session id, indexed by e-mail.
 
-    Records are opaque strings (the session manager's JSON). Every method
-    raises :class:`~saml_middleware.errors.StoreUnavailable` when the store
-    cannot be reached.
+    Records are opaque bytes (the session manager's versioned, compressed
+    format: :mod:`saml_middleware.sessions.record`). Every method raises
+    :class:`~saml_middleware.errors.StoreUnavailable` when the store cannot be
+    reached. One store holds one namespace (an SP entity ID): :meth:`revoke_all`
+    never reaches another app's or another connection's sessions.
     """
 
-    def get(self, sid: str) -> str | None:
+    def get(self, sid: str) -> bytes | None:
         """The record of a live session, or ``None`` (unknown, expired, deleted)."""
         ...
 
-    def put(self, sid: str, email: str, record: str, expires_at: float, *, existing: bool = False) -> bool:
+    def put(self, sid: str, email: str, record: bytes, expires_at: float, *, existing: bool = False) -> bool:
         """Store ``record`` until ``expires_at`` (epoch seconds) and index it under ``email``.
 
         :param existing: only overwrite a session that still exists (an
             activity update must not bring back a session ended meanwhile).
         :returns: ``False`` when ``existing`` and the session is gone.
+
+        A new session's write also drops the ids of that user's expired sessions
+        from the index (work bounded by what expired), so the index of a user
+        who signs in every day stays as small as their live sessions.
         """
         ...
 
@@ -77,9 +83,15 @@ class SessionStore(Protocol):
         NFC, ``A-Z`` lower-cased, no other folding); returns how many were live."""
         ...
 
-    def sessions(self, email: str) -> dict[str, str]:
+    def sessions(self, email: str) -> dict[str, bytes]:
         """The live sessions indexed under ``email`` (compared as in :meth:`revoke`), ``{sid: record}``
         (single logout picks the ones whose NameID and SessionIndex match)."""
+        ...
+
+    def revoke_all(self, sid_prefix: str = "") -> int:
+        """End every session of this namespace (``sessions revoke --all``), or only those whose
+        id starts with ``sid_prefix`` (a connection's ``"acme."``: ``--connection acme``); returns
+        how many were live. Sessions written while it runs may survive it."""
         ...
 
 

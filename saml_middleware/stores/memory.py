@@ -76,10 +76,10 @@ class MemorySessionStore:
     :param clock: epoch seconds.
 
     >>> store = MemorySessionStore(clock=lambda: 1000.0)
-    >>> store.put("sid-1", "a@example.com", '{"u": {}}', expires_at=2000.0)
+    >>> store.put("sid-1", "a@example.com", b"record", expires_at=2000.0)
     True
     >>> store.get("sid-1"), store.revoke("A@example.com"), store.get("sid-1")
-    ('{"u": {}}', 1, None)
+    (b'record', 1, None)
 
     .. warning:: sessions die with the process and are not seen by other
        workers: use ``redis://`` as soon as there is more than one.
@@ -87,7 +87,7 @@ class MemorySessionStore:
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
-        self._records: dict[str, tuple[str, str, float]] = {}  # sid -> (email, record, expires_at)
+        self._records: dict[str, tuple[str, bytes, float]] = {}  # sid -> (email, record, expires_at)
         self._index: dict[str, set[str]] = {}
         self._lock = threading.Lock()
         self._writes = 0
@@ -95,22 +95,32 @@ class MemorySessionStore:
     def __len__(self) -> int:
         return len(self._records)
 
-    def get(self, sid: str) -> str | None:
+    def index_size(self, email: str) -> int:
+        """How many session ids are indexed under ``email``, live or not (for tests and metrics)."""
+        return len(self._index.get(normalize_email(email), ()))
+
+    def get(self, sid: str) -> bytes | None:
         found = self._records.get(sid)
         if found is None or found[2] <= self._clock():
             return None
         return found[1]
 
-    def put(self, sid: str, email: str, record: str, expires_at: float, *, existing: bool = False) -> bool:
+    def put(self, sid: str, email: str, record: bytes, expires_at: float, *, existing: bool = False) -> bool:
         key = normalize_email(email)
         with self._lock:
+            now = self._clock()
             if existing and self.get(sid) is None:
                 return False
+            sids = self._index.setdefault(key, set())
+            if not existing:  # a new session: this user's expired ones leave the index (and memory)
+                for old in [s for s in sids if s not in self._records or self._records[s][2] <= now]:
+                    sids.discard(old)
+                    self._records.pop(old, None)
             self._records[sid] = (key, record, expires_at)
-            self._index.setdefault(key, set()).add(sid)
+            sids.add(sid)
             self._writes += 1
             if self._writes % 1024 == 0:
-                self._prune(self._clock())
+                self._prune(now)
         return True
 
     def delete(self, sid: str, email: str) -> None:
@@ -126,7 +136,16 @@ class MemorySessionStore:
                 self._records.pop(sid, None)
         return live
 
-    def sessions(self, email: str) -> dict[str, str]:
+    def revoke_all(self, sid_prefix: str = "") -> int:
+        now = self._clock()
+        with self._lock:
+            ended = [sid for sid in self._records if sid.startswith(sid_prefix)]
+            live = sum(1 for sid in ended if self._records[sid][2] > now)
+            for sid in ended:
+                self._forget(sid)
+        return live
+
+    def sessions(self, email: str) -> dict[str, bytes]:
         now = self._clock()
         with self._lock:
             live = [(s, self._records.get(s)) for s in self._index.get(normalize_email(email), ())]

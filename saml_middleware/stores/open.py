@@ -16,13 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..config import Settings
 from ..errors import ConfigError
 from .clients import connect, number_option
 from .memory import MemoryReplayCache, MemorySessionStore
 from .ready import Readiness, always_ready, probe
 from .urls import StoreURL, parse_store_url
 
-__all__ = ["READY_DEADLINE", "Stores", "open_store"]
+__all__ = ["READY_DEADLINE", "Stores", "open_missing", "open_store"]
 
 #: Seconds the readiness probe may take.
 READY_DEADLINE = 0.5
@@ -82,7 +83,8 @@ def open_store(
         )
         own: Callable[[], Readiness] = getattr(replay, "ready", always_ready)
         return Stores(replay, sessions, own, parsed.shown)
-    from .redis import RedisReplayCache, RedisSessionStore, key_prefix
+    from .redis import RedisReplayCache, key_prefix
+    from .redissessions import RedisSessionStore
 
     client = connect(parsed)
     wait = (
@@ -102,3 +104,33 @@ def open_store(
         return probe(probe_client[0], key_prefix(namespace), parsed.shown)
 
     return Stores(replay, sessions, ready, parsed.shown)
+
+
+def open_missing(
+    settings: Settings,
+    replay: Any,
+    session_store: Any,
+    *,
+    sessions_needed: bool,
+    clock: Callable[[], float] = time.time,
+) -> tuple[Any, Any, Callable[[], Readiness]]:
+    """What a gate was not handed, opened from ``SAML_STORE_URL`` under the SP entity ID:
+    ``(replay cache, session store or None, readiness probe)``. An injected replay cache may
+    bring its own ``ready``; otherwise an injected store counts as always ready.
+
+    :param sessions_needed: the session kind keeps sessions in the store (server sessions, or
+        cookie sessions that may overflow there).
+    :raises ConfigError: a bad URL.
+    """
+    readiness: Callable[[], Readiness] = getattr(replay, "ready", always_ready)
+    if replay is None or (session_store is None and sessions_needed):
+        opened = open_store(
+            settings.store_url,
+            namespace=settings.sp_entity_id,
+            session_max_age=settings.session_max_age,
+            clock=clock,
+        )
+        replay = replay if replay is not None else opened.replay
+        session_store = session_store if session_store is not None else opened.sessions
+        readiness = opened.ready
+    return replay, session_store, readiness

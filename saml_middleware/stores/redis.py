@@ -6,8 +6,16 @@ tag: one namespace's keys share one slot (its multi-key transactions stay legal,
 ``CROSSSLOT``), and different namespaces spread over the slots.
 
 * ``...:replay:<key>`` - a random token, set with ``SET NX PX`` until the key's expiry.
-* ``...:session:<sid>`` - the session record (JSON), expiring with the session.
-* ``...:user:<sha256(normalize_email(e-mail))[:32]>`` - a set of that user's session ids, for revocation.
+* ``...:session:<sid>`` - the session record (versioned, compressed), expiring with the session.
+  With connections the sid starts with the connection id and a dot (``acme.``).
+* ``...:user-sessions:<sha256(normalize_email(e-mail))[:32]>`` - a sorted set of that user's
+  session ids scored by the latest moment each can live (its creation + the max age), for
+  revocation; a new session's write drops the expired ones (``ZREMRANGEBYSCORE``).
+* ``...:user:<same digest>`` - the plain set earlier versions kept instead; still read and
+  cleaned until it expires by itself.
+
+Every key name is built by :func:`key_prefix` and the ``_*_key`` methods of the stores
+(sessions: :mod:`saml_middleware.stores.redissessions`).
 
 Expiry times are sent as durations (``PX``) computed with the injected clock,
 so a clock difference between the app hosts and the Redis host does not matter.
@@ -38,9 +46,8 @@ import redis
 
 from ..errors import StoreUnavailable
 from ..masking import redact
-from ..user import normalize_email
 
-__all__ = ["RedisReplayCache", "RedisSessionStore", "connect", "key_prefix", "safe_url"]
+__all__ = ["RedisReplayCache", "connect", "key_prefix", "safe_url"]
 
 T = TypeVar("T")
 
@@ -191,94 +198,3 @@ class RedisReplayCache:
                 f"WAIT: {acked} of {replicas} replicas acknowledged within {timeout} ms"
             )
         return bool(written)
-
-
-class RedisSessionStore:
-    """A :class:`~saml_middleware.stores.SessionStore` in Redis.
-
-    :param client: from :func:`connect`.
-    :param namespace: the SP entity ID.
-    :param index_ttl: seconds a user's index of sessions outlives its latest
-        write; at least the longest session (``SAML_SESSION_MAX_AGE``).
-    :param clock: epoch seconds.
-    :param where: how errors name the store (the URL without password).
-    :param retry: as for :class:`RedisReplayCache` (every operation here is idempotent).
-    """
-
-    def __init__(
-        self,
-        client: Any,
-        namespace: str,
-        *,
-        index_ttl: int,
-        clock: Callable[[], float] = time.time,
-        where: str | None = None,
-        retry: bool = True,
-    ) -> None:
-        self.client = client
-        self.link = _Link(client, where, retry)
-        self.prefix = key_prefix(namespace)
-        self.index_ttl = index_ttl
-        self.clock = clock
-
-    def _session_key(self, sid: str) -> str:
-        return f"{self.prefix}session:{sid}"
-
-    def _user_key(self, email: str) -> str:
-        return f"{self.prefix}user:{hashlib.sha256(normalize_email(email).encode('utf-8')).hexdigest()[:32]}"
-
-    def get(self, sid: str) -> str | None:
-        value = self.link.run("reading a session", lambda: self.client.get(self._session_key(sid)))
-        return None if value is None else _text(value)
-
-    def put(self, sid: str, email: str, record: str, expires_at: float, *, existing: bool = False) -> bool:
-        ttl = _ms_until(expires_at, self.clock())
-        if existing:
-            return bool(
-                self.link.run(
-                    "writing a session",
-                    lambda: self.client.set(self._session_key(sid), record, px=ttl, xx=True),
-                )
-            )
-
-        def write() -> None:
-            pipe = self.client.pipeline(transaction=True)
-            pipe.set(self._session_key(sid), record, px=ttl)
-            pipe.sadd(self._user_key(email), sid)
-            pipe.expire(self._user_key(email), max(self.index_ttl, ttl // 1000 + 1))
-            pipe.execute()
-
-        self.link.run("writing a session", write)
-        return True
-
-    def delete(self, sid: str, email: str) -> None:
-        def remove() -> None:
-            pipe = self.client.pipeline(transaction=True)
-            pipe.delete(self._session_key(sid))
-            pipe.srem(self._user_key(email), sid)
-            pipe.execute()
-
-        self.link.run("deleting a session", remove)
-
-    def sessions(self, email: str) -> dict[str, str]:
-        def read() -> dict[str, str]:
-            sids = sorted(_text(s) for s in self.client.smembers(self._user_key(email)))
-            records = self.client.mget([self._session_key(s) for s in sids]) if sids else []
-            return {sid: _text(r) for sid, r in zip(sids, records, strict=False) if r is not None}
-
-        return self.link.run("listing sessions", read)
-
-    def revoke(self, email: str) -> int:
-        index = self._user_key(email)
-
-        def end() -> int:
-            sids = [_text(s) for s in self.client.smembers(index)]
-            if not sids:
-                return 0
-            pipe = self.client.pipeline(transaction=True)
-            pipe.delete(*(self._session_key(s) for s in sids))
-            pipe.srem(index, *sids)
-            deleted, _ = pipe.execute()
-            return int(deleted)
-
-        return self.link.run("revoking sessions", end)

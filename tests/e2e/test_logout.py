@@ -187,7 +187,12 @@ def test_session_index_limits_what_idp_initiated_logout_ends(build, browser_fact
     laptop, phone = browser_factory(app), browser_factory(app)
     laptop.login()
     phone.login()
-    index = next(iter(store._records.values()))[1].split('"session_index":"', 1)[1].split('"', 1)[0]
+    from saml_middleware.sessions.record import decode_record
+
+    sid, (_, record, _) = next(iter(store._records.items()))
+    session = decode_record(sid, record)  # records are compressed (sessions/record.py)
+    assert session is not None and session.user.session_index
+    index = session.user.session_index
     assert phone.app.get(_local(idp.logout_request_url(EMAIL, "_not_a_session"))).status_code == 302
     assert len(store) == 2
     assert phone.app.get(_local(idp.logout_request_url(EMAIL, index))).status_code == 302

@@ -84,6 +84,8 @@ SAMPLE: dict[str, Any] = {
     "session_max_age": 28800,
     "session_idle_timeout": 3600,
     "session_store": "server",
+    "session_claims": ("roles", "object_id"),
+    "session_overflow": "server",
     "store_url": "redis://cache-user:store-pw-1@cache:6379/0",
     "public_paths": ("/static",),
     "clock_skew": 180,

@@ -37,7 +37,8 @@ def load_settings() -> Settings | None:
 def binding_summary(idp: IdPInfo, settings: Settings) -> str:
     """How AuthnRequests travel to ``idp``, and why, for ``check``.
 
-    >>> binding_summary(IdPInfo("e", "https://idp/sso", (), sso_binding="post"), settings)  # doctest: +SKIP
+    >>> settings = Settings(base_url="https://app.example.com", secret_key=("k" * 32,))
+    >>> binding_summary(IdPInfo("e", "https://idp/sso", (), sso_binding="post"), settings)
     'HTTP-POST (SAML_AUTHN_REQUEST_BINDING=auto: the IdP lists no HTTP-Redirect login endpoint)'
     """
     name = {"redirect": "HTTP-Redirect", "post": "HTTP-POST"}[idp.sso_binding]

@@ -67,9 +67,11 @@ class ConnectionSetup:
     :param audit: where ``setup`` audit events go (default: the audit log).
     :param fetch: fetches a metadata URL; default SSRF-safe (https, public addresses only).
 
-    >>> setup = ConnectionSetup(settings, registry)            # doctest: +SKIP
-    >>> setup.handles("/saml/c/acme/setup")                    # doctest: +SKIP
-    True
+    >>> from saml_middleware.connections import Connection, MemoryRegistry
+    >>> settings = Settings(base_url="https://app.example.com", secret_key=("k" * 32,))
+    >>> setup = ConnectionSetup(settings, MemoryRegistry([Connection("acme", domains=("acme.com",))]))
+    >>> setup.handles("/saml/c/acme/setup"), setup.handles("/saml/c/acme/acs")
+    (True, False)
     """
 
     #: the largest request body a setup endpoint reads (adapters ask :meth:`max_body_for`)

@@ -40,7 +40,7 @@ from .login import LoginStart
 from .logout import SingleLogout
 from .metadata_refresh import MetadataRefresher, load_idp
 from .notconfigured import not_configured, unconfigured_routes
-from .probes import Probes, store_down
+from .probes import Probes, StoreOutage
 from .signout import SignOut
 from .upstream_jwt import upstream_jwt
 
@@ -121,7 +121,6 @@ class Gate:
         self.stored_marker = (
             f"{self.sessions.name}=~".encode() if getattr(self.sessions, "stored", None) else None
         )
-        self._unavailable_logged = 0.0
         #: audit log, metrics, setup page, certificate expiry watch
         store = getattr(self.sessions, "store", None)  # live sessions: counted only in-process (no SCAN)
         self.ops = Operations(
@@ -136,6 +135,7 @@ class Gate:
             metrics=metrics,
             connection=connection,
         )
+        self._outage = StoreOutage(self.ops.store_error, clock)
         self.acs = AssertionConsumer(
             settings, self.sp, self.directory, self.sessions, self.codec, token, events=self.ops
         )
@@ -267,16 +267,9 @@ class Gate:
         )
 
     def unavailable(self, request: HTTPRequest, error: StoreUnavailable) -> HTTPResponse:
-        """503 while the session store is down: an HTML page for browsers, JSON otherwise.
-
-        Logged at most once every 10 seconds, so an outage does not flood the log.
-        """
-        self.ops.store_error()
-        now = self.clock()
-        if now - self._unavailable_logged >= 10:
-            self._unavailable_logged = now
-            logger.error("SAML session store unavailable (answering 503): %s", error)
-        return store_down(request)
+        """503 while the session store is down: an HTML page for browsers, JSON otherwise
+        (logged at most once every 10 seconds)."""
+        return self._outage(request, error)
 
     # -- endpoints --------------------------------------------------------
     def handle_endpoint(self, request: HTTPRequest, resolve: Resolver = run_here) -> HTTPResponse:

@@ -19,7 +19,7 @@ from ..http import HTTPRequest, HTTPResponse
 from ..pages import page
 from ..stores.ready import Readiness
 
-__all__ = ["Probes", "store_down"]
+__all__ = ["Probes", "StoreOutage", "store_down"]
 
 logger = logging.getLogger("saml_middleware")
 
@@ -60,3 +60,25 @@ def store_down(request: HTTPRequest) -> HTTPResponse:
         response.headers.append(("retry-after", "5"))
         return response
     return HTTPResponse.json(503, {"error": "store_unavailable"}, {"retry-after": "5"})
+
+
+class StoreOutage:
+    """``gate.unavailable(request, error)``: :func:`store_down` while the session store is down,
+    logged at most once every 10 seconds so an outage does not flood the log.
+
+    :param counted: counts each 503 (the ``store_errors`` metric).
+    :param clock: epoch seconds.
+    """
+
+    def __init__(self, counted: Callable[[], None], clock: Callable[[], float]) -> None:
+        self.counted = counted
+        self.clock = clock
+        self._logged = 0.0
+
+    def __call__(self, request: HTTPRequest, error: Exception) -> HTTPResponse:
+        self.counted()
+        now = self.clock()
+        if now - self._logged >= 10:
+            self._logged = now
+            logger.error("SAML session store unavailable (answering 503): %s", error)
+        return store_down(request)

@@ -40,7 +40,7 @@ from . import tenantparts as parts
 from .acs import Resolver, run_here
 from .gate import Gate
 from .identity_headers import IdentityHeaders
-from .probes import Probes, store_down
+from .probes import Probes, StoreOutage
 from .signin import SignInPage
 from .tenantaccess import TenantAccess
 from .tenantparts import SetupHandler
@@ -142,7 +142,7 @@ class TenantGate:
         self._routes.update(auth)
         self._public = settings.public_paths
         self._logout_prefix = settings.logout_path + "?token="
-        self._unavailable_logged = 0.0
+        self._outage = StoreOutage(self.ops.store_error, clock)
 
     # -- the per-request path -------------------------------------------
     def is_endpoint(self, path: str) -> bool:
@@ -216,13 +216,9 @@ class TenantGate:
         )
 
     def unavailable(self, request: HTTPRequest, error: StoreUnavailable) -> HTTPResponse:
-        """503 while the session store is down (as :meth:`Gate.unavailable`)."""
-        self.ops.store_error()
-        now = self.clock()
-        if now - self._unavailable_logged >= 10:
-            self._unavailable_logged = now
-            logger.error("SAML session store unavailable (answering 503): %s", error)
-        return store_down(request)
+        """503 while the session store is down: an HTML page for browsers, JSON otherwise
+        (logged at most once every 10 seconds)."""
+        return self._outage(request, error)
 
     # -- endpoints --------------------------------------------------------
     def handle_endpoint(self, request: HTTPRequest, resolve: Resolver = run_here) -> HTTPResponse:

@@ -32,23 +32,15 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from urllib.parse import parse_qsl, unquote
 
+from ..configrules import STORE_SCHEMES
 from ..errors import ConfigError
 from ..masking import MASK
 
 __all__ = ["OPTIONS", "SCHEMES", "StoreURL", "parse_store_url"]
 
-#: every scheme ``SAML_STORE_URL`` accepts (``python:`` has no ``//``)
-SCHEMES = (
-    "memory",
-    "redis",
-    "rediss",
-    "unix",
-    "redis+sentinel",
-    "rediss+sentinel",
-    "redis+cluster",
-    "rediss+cluster",
-    "python",
-)
+#: every scheme ``SAML_STORE_URL`` accepts (``python:`` has no ``//``); one list, also read by
+#: the settings check (configrules.py)
+SCHEMES = STORE_SCHEMES
 _DEFAULT_PORT = {"redis+sentinel": 26379, "rediss+sentinel": 26379}
 _TLS = ("ssl_cert_reqs", "ssl_ca_certs", "ssl_ca_path", "ssl_certfile", "ssl_keyfile", "ssl_password")
 _COMMON = ("socket_timeout", "socket_connect_timeout", "health_check_interval", "client_name")

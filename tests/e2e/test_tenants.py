@@ -116,7 +116,8 @@ def test_path_routing_and_per_connection_endpoints(
     assert f'entityID="{APP}/saml/c/beta/metadata"' in metadata.text
     assert f'Location="{APP}/saml/c/beta/acs"' in metadata.text
     assert browser.app.get("/saml/c/nobody/login").status_code == 404
-    assert browser.app.get("/saml/c/beta/setup").status_code == 404  # no set-up pages plugged in
+    # the customer admin's set-up page is there, and asks for a setup link
+    assert browser.app.get("/saml/c/beta/setup").status_code == 403
     landed = browser.login(to_b, "kim@fabrikam.com")
     assert landed.status_code == 303 and landed.headers["location"] == "/b"
     assert browser.get("/b").json()["tenant"] == "beta"

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from saml_middleware import SAMLUser
-from saml_middleware.connections import Connection, ConnectionIndex, MemoryRegistry
+from saml_middleware.connections import Connection, MemoryRegistry, RefreshingLookup
 from saml_middleware.devidp import DevIdP, auto_post_form_fields
 from saml_middleware.devidp.users import DevUser
 
@@ -50,29 +50,13 @@ FABRIKAM_USERS = (
 )
 
 
-class LiveLookup:
-    """A :class:`ConnectionLookup` over a :class:`MemoryRegistry`: a new index when the registry's
-    version changes (what a refreshing lookup does over a shared registry, without the delay)."""
+class LiveLookup(RefreshingLookup):
+    """The product's refreshing lookup over a :class:`MemoryRegistry`, checking the registry's
+    version at every lookup (what ``SAML_CONNECTIONS_REFRESH`` does, without the wait)."""
 
     def __init__(self, registry: MemoryRegistry) -> None:
-        self.registry = registry
-        self._version = ""
-        self._index = ConnectionIndex([])
-
-    def _current(self) -> ConnectionIndex:
-        version = self.registry.version()
-        if version != self._version:
-            self._index, self._version = ConnectionIndex(self.registry.all()), version
-        return self._index
-
-    def get(self, connection_id: str) -> Connection | None:
-        return self._current().get(connection_id)
-
-    def by_host(self, host: str) -> Connection | None:
-        return self._current().by_host(host)
-
-    def by_domain(self, domain: str) -> Connection | None:
-        return self._current().by_domain(domain)
+        super().__init__(registry, 1e-9)
+        self.registry: MemoryRegistry = registry
 
 
 @dataclass

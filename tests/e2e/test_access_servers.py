@@ -23,7 +23,7 @@ import pytest
 
 from saml_middleware.devidp import auto_post_form_fields
 
-from ..support.servers import CLI, free_port, login, server, sp_env
+from ..support.servers import CLI, free_port, login, reply_json, server, sp_env
 
 FINANCE = "5f3c1a9e-8b2d-4c7a-9e01-aa11bb22cc01"  # b.simon, adele.vance
 SALES = "9a8b7c6d-5e4f-4a3b-8c2d-bb22cc33dd02"  # adele.vance, megan.bowen (role Admin)
@@ -61,12 +61,7 @@ class _Recorder(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.records.append({"path": self.path, "headers": dict(self.headers.items())})
-        body = json.dumps({"path": self.path}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        reply_json(self, {"path": self.path})
 
     def log_message(self, format: str, *args: object) -> None:
         pass

@@ -8,7 +8,6 @@ skipped (tests/support/needs.py).
 
 from __future__ import annotations
 
-import json
 import subprocess
 import threading
 import time
@@ -22,7 +21,7 @@ import jwt
 import pytest
 
 from ..support.needs import find_program, unavailable
-from ..support.servers import CLI, ROOT, free_port, login, server, sp_env
+from ..support.servers import CLI, ROOT, free_port, login, reply_json, server, sp_env
 
 pytestmark = pytest.mark.needs("caddy")
 
@@ -38,12 +37,7 @@ class _Recorder(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
-        body = json.dumps({"path": self.path, "headers": [[k, v] for k, v in self.headers.items()]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        reply_json(self, {"path": self.path, "headers": [[k, v] for k, v in self.headers.items()]})
 
     def log_message(self, format: str, *args: object) -> None:
         pass

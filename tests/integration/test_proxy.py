@@ -15,7 +15,7 @@ import pytest
 
 from saml_middleware.serve.proxy import strip_hop_by_hop
 
-from ..support.servers import CLI, ROOT, free_port, login, server, sp_env
+from ..support.servers import CLI, ROOT, free_port, login, reply_json, server, sp_env
 
 ECHO = ROOT / "examples" / "proxy" / "echo_upstream.py"
 CHUNK = bytes(range(256)) * 4096
@@ -121,12 +121,7 @@ class _BodyEcho(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         received = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         seen = {"method": self.command, "path": self.path, "type": self.headers.get("Content-Type")}
-        body = json.dumps({**seen, "body": received.decode()}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        reply_json(self, {**seen, "body": received.decode()})
 
     def log_message(self, format: str, *args: object) -> None:
         pass

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ..support.servers import CLI, free_port, login, server, sp_env
+from ..support.servers import CLI, free_port, login, reply_json, server, sp_env
 from .test_dropin_paths import BAD_PATHS, ENCODED_SEPARATORS, PUBLIC_DOT
 
 PARSERS = ["h11", "httptools"]
@@ -40,13 +40,7 @@ class _Recorder(BaseHTTPRequestHandler):
     def _any(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
         self.records.append({"method": self.command, "path": self.path, "headers": self.headers.items()})
-        body = json.dumps({"path": self.path, "secret": "SECRET-FILE"}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        reply_json(self, {"path": self.path, "secret": "SECRET-FILE"}, body=self.command != "HEAD")
 
     do_GET = do_HEAD = do_POST = do_OPTIONS = do_CONNECT = _any
 

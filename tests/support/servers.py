@@ -3,11 +3,13 @@ browser-like httpx client that logs in through the dev IdP over real HTTP."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -98,3 +100,14 @@ def post_login(browser: httpx.Client, url: str, email: str = "b.simon@contoso.co
     landed = browser.post(acs, data=response)
     assert landed.status_code == 303, landed.text
     return landed
+
+
+def reply_json(handler: BaseHTTPRequestHandler, payload: object, *, body: bool = True) -> None:
+    """A recording upstream's answer: 200, ``payload`` as JSON (no body for ``HEAD``: ``body=False``)."""
+    data = json.dumps(payload).encode()
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    if body:
+        handler.wfile.write(data)

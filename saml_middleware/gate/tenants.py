@@ -257,7 +257,7 @@ class TenantGate:
     def _login(self, request: HTTPRequest, resolve: Resolver) -> HTTPResponse:
         conn = self._host_connection(request)
         if conn is not None:
-            return self._with_gate(conn, request, lambda gate: gate.login(request, resolve))
+            return self._with_gate(conn, request, lambda gate: parts.host_login(gate, request, resolve))
         return self.signin(request)
 
     def _start(self, conn: Connection, request: HTTPRequest, nxt: str, hint: str) -> HTTPResponse:

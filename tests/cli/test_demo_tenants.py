@@ -151,6 +151,22 @@ def test_the_third_companys_setup_link_opens_its_setup_page(demo: Demo) -> None:
     assert xml.status_code == 200 and "/tenant3/" in xml.text and "X509Certificate" in xml.text
 
 
+def test_the_demo_admin_sees_every_connection_on_the_deployment_setup_page(demo: Demo) -> None:
+    assert demo.line("deployment admin page") == (
+        f"deployment admin page (sign in as b.simon@contoso.com): {demo.base}/saml/setup"
+    )
+    with httpx.Client() as browser:
+        home = _sign_in(browser, demo, "b.simon@contoso.com", 1)
+        assert 'href="/saml/setup"' in home.text
+        page = browser.get(f"{demo.base}/saml/setup", headers=HTML)
+        assert page.status_code == 200 and "Connections (3)" in page.text
+        assert f"Reply URL: <code>{demo.base}/saml/c/fabrikam/acs</code>" in page.text
+        assert "<code>northwind</code><br>Northwind Traders" in page.text and "not set up yet" in page.text
+    with httpx.Client() as browser:
+        _sign_in(browser, demo, "adele.vance@fabrikam.com", 2)
+        assert browser.get(f"{demo.base}/saml/setup", headers=HTML).status_code == 403
+
+
 def test_ctrl_c_stops_the_demo_and_removes_its_registry(demo: Demo) -> None:
     """Last in this module: it stops the demo."""
     registry = re.search(r"--connections sqlite:///(\S+)", "".join(demo.banner))

@@ -70,7 +70,9 @@ def test_the_deployment_admins_page_lists_every_connection_with_its_values(
     second_idp_keys: tuple[str, str],
     tenant_browser: NewBrowser,
 ) -> None:
-    tenants = Tenants.make(idp_keys, second_idp_keys, clock)
+    # Fabrikam's own admin (its connection's admin_emails) is not the deployment's
+    fabrikam_admin = {"settings": {"admin_emails": ("kim@fabrikam.com",)}}
+    tenants = Tenants.make(idp_keys, second_idp_keys, clock, beta=fabrikam_admin)
     tenants.registry.put(Connection("gamma", name="Gamma & Co", domains=("gamma.example",), enabled=False))
     settings = Settings(base_url=APP, secret_key=(SECRET,), admin_emails=(ADMIN,))
     index = ConnectionIndex(tenants.registry.all())  # a lookup that can list its connections

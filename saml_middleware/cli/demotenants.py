@@ -100,6 +100,7 @@ def tenant_demo(args: argparse.Namespace, workdir: Path, idp_host: str) -> Tenan
         base_url=base,
         secret_key=(secrets.token_urlsafe(32),),
         connections=registry_url,
+        connections_refresh=1,  # a change (setup page, `connections` command) is live within a second
         public_paths=("/public",),
         admin_emails=(admin,),
     )

@@ -4,10 +4,12 @@ of the third company, and nothing left behind after Ctrl-C."""
 
 from __future__ import annotations
 
+import html
 import re
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,19 +140,6 @@ def test_an_unknown_domain_and_the_company_not_set_up_get_the_page_again(demo: D
     assert "Single sign-on for Northwind Traders is turned off." in northwind.text
 
 
-def test_the_third_companys_setup_link_opens_its_setup_page(demo: Demo) -> None:
-    link = demo.line(f"{demo.base}/saml/c/northwind/setup?token=")
-    metadata = demo.line("its IdP: download ").removeprefix("its IdP: download ")
-    with httpx.Client() as admin:
-        opened = admin.get(link, headers=HTML)
-        assert opened.status_code == 303
-        page = admin.get(f"{demo.base}{opened.headers['location']}", headers=HTML)
-        assert page.status_code == 200 and "Northwind Traders" in page.text
-        assert f"{demo.base}/saml/c/northwind/acs" in page.text  # the Reply URL to paste
-    xml = httpx.get(metadata)  # the Federation Metadata XML to upload there: tenant 3's own
-    assert xml.status_code == 200 and "/tenant3/" in xml.text and "X509Certificate" in xml.text
-
-
 def test_the_demo_admin_sees_every_connection_on_the_deployment_setup_page(demo: Demo) -> None:
     assert demo.line("deployment admin page") == (
         f"deployment admin page (sign in as b.simon@contoso.com): {demo.base}/saml/setup"
@@ -165,6 +154,53 @@ def test_the_demo_admin_sees_every_connection_on_the_deployment_setup_page(demo:
     with httpx.Client() as browser:
         _sign_in(browser, demo, "adele.vance@fabrikam.com", 2)
         assert browser.get(f"{demo.base}/saml/setup", headers=HTML).status_code == 403
+
+
+def _form(page: str, action_end: str, hidden: str) -> tuple[str, dict[str, str]]:
+    """The form of the setup page posting to ``.../action_end`` with hidden ``hidden``."""
+    for action, inner in re.findall(r'<form[^>]*action="([^"]+)"[^>]*>(.*?)</form>', page, re.S):
+        if action.endswith(action_end) and hidden in inner:
+            return action, dict(re.findall(r'<input type=hidden name="(\w+)" value="([^"]*)">', inner))
+    raise AssertionError(f"no form {action_end} {hidden} on the page")
+
+
+def test_the_third_company_is_set_up_from_its_setup_link_as_the_banner_says(demo: Demo) -> None:
+    """Last but one: it switches Northwind on (the tests before saw it off)."""
+    link = demo.line(f"{demo.base}/saml/c/northwind/setup?token=")
+    metadata = demo.line("its IdP: download ").removeprefix("its IdP: download ")
+    with httpx.Client() as admin:
+        opened = admin.get(link, headers=HTML)
+        assert opened.status_code == 303
+        page = admin.get(f"{demo.base}{opened.headers['location']}", headers=HTML)
+        assert page.status_code == 200 and "Northwind Traders" in page.text
+        assert f"{demo.base}/saml/c/northwind/acs" in page.text  # the Reply URL to paste
+        xml = httpx.get(metadata)  # tenant 3's Federation Metadata XML, uploaded as the banner says
+        action, fields = _form(page.text, "/idp", 'value="xml"')
+        files = {"metadata_file": ("FederationMetadata.xml", xml.content, "text/xml")}
+        saved = admin.post(f"{demo.base}{action}", data=fields, files=files)
+        assert saved.status_code == 303, saved.text
+        page = admin.get(f"{demo.base}/saml/c/northwind/setup", headers=HTML)
+        test = re.search(r'href="([^"]*/setup/test\?csrf=[^"]+)"', page.text)
+        assert test is not None
+        to_idp = admin.get(f"{demo.base}{html.unescape(test.group(1))}", headers=HTML)
+        location = urlsplit(to_idp.headers["location"])
+        assert location.path.startswith("/tenant3/")
+        query = {k: v[0] for k, v in parse_qs(location.query).items()}
+        picked = admin.post(
+            f"{demo.idp}{location.path}/login", data={**query, "email": "b.simon@northwindtraders.com"}
+        )
+        acs, response = auto_post_form_fields(picked.text)
+        tested = admin.post(acs, data=response)
+        assert tested.status_code == 200 and "Test sign-in succeeded" in tested.text
+        action, fields = _form(page.text, "/enable", 'value="true"')
+        assert admin.post(f"{demo.base}{action}", data=fields).status_code == 303
+    deadline = time.monotonic() + 10  # live within SAML_CONNECTIONS_REFRESH (1 s in the demo)
+    while httpx.get(f"{demo.base}/saml/login?email=b.simon@northwindtraders.com").status_code == 403:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    with httpx.Client() as browser:  # now Northwind's people sign in like the others
+        home = _sign_in(browser, demo, "b.simon@northwindtraders.com", 3)
+        assert "tenant <strong>northwind</strong>" in home.text
 
 
 def test_ctrl_c_stops_the_demo_and_removes_its_registry(demo: Demo) -> None:

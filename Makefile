@@ -16,7 +16,8 @@ $(BIN)/saml-middleware: pyproject.toml
 
 venv: $(BIN)/saml-middleware
 
-# make demo ARGS="--port 8010 --idp-port 8011" when 8000 or 8001 is taken
+# make demo ARGS="--port 8010 --idp-port 8011" when 8000 or 8001 is taken;
+# make demo ARGS=--tenants: two companies signing in to two tenants (docs/tenants.md)
 demo: venv
 	$(BIN)/saml-middleware demo $(ARGS)
 

@@ -26,6 +26,7 @@ from ..serve.runner import add_server_options, proxy_command, run_command
 from .access import access_options, print_access
 from .connections import add_connections_command
 from .demo import demo_app, listen_or_explain
+from .demotenants import demo_tenants_command
 from .devtenants import dev_idp_tenants, idp_key_pair
 from .report import binding_summary, check_upstream, load_settings, report, warn
 from .sessions import add_sessions_command
@@ -191,6 +192,8 @@ def demo_servers(args: argparse.Namespace) -> tuple[str, str, list[uvicorn.Serve
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    if args.tenants:
+        return demo_tenants_command(args, _idp_host(args))
     sockets = listen_or_explain(args.host, [(args.port, "--port"), (args.idp_port, "--idp-port")])
     if sockets is None:
         return 1
@@ -235,6 +238,7 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="the dev IdP plus a wrapped demo app, no configuration")
     demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--tenants", action="store_true", help="two companies, two tenants, one sign-in page")
     idp_options(demo, 8001)
     demo.set_defaults(func=_cmd_demo)
 

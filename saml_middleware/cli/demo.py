@@ -42,12 +42,23 @@ async def _home(request: Request, admin: str = "") -> HTMLResponse:
         f"<h1>Hello, {escape(user.display_name)}</h1>"
         f"<p>You are signed in as <strong>{escape(user.email)}</strong> "
         f"(NameID <code>{escape(user.name_id)}</code>, IdP <code>{escape(user.issuer)}</code>).</p>"
+        f"{_tenant(user)}"
         '<form method="post" action="/saml/logout"><button>Sign out</button></form>'
         f"<h2>Claims</h2><table>{rows}</table>"
         '<p><a href="/api/me">/api/me</a> (JSON)</p>'
         f"<p>{_setup_link(user.email, admin)}</p>"
     )
     return HTMLResponse(document("Who am I", body, style=_STYLE))
+
+
+def _tenant(user: SAMLUser) -> str:
+    """With connections (``demo --tenants``): the tenant the app is told, and its connection."""
+    if not user.connection:
+        return ""
+    return (
+        f"<p>Your organisation: tenant <strong>{escape(user.tenant)}</strong> "
+        f"(connection <code>{escape(user.connection)}</code>).</p>"
+    )
 
 
 def _setup_link(email: str, admin: str) -> str:

@@ -1,5 +1,5 @@
 """``saml-middleware connections setup-link ID``: the URL that hands a connection's set-up to
-the customer's IT admin (valid ``SAML_SETUP_LINK_TTL`` seconds; see ``docs/tenants-admin.md``)."""
+the customer's IT admin (valid ``SAML_SETUP_LINK_TTL`` seconds; see ``docs/tenants.md``, Part 2)."""
 
 from __future__ import annotations
 

@@ -46,10 +46,13 @@ def _tenant_id(number: int) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://saml-middleware.invalid/dev-idp/tenant{number}"))
 
 
-def _users_of(number: int, users: Sequence[DevUser]) -> list[DevUser]:
-    """``users`` moved to tenant ``number``'s domain (new e-mails, so new object ids)."""
-    domain = tenant_domain(number)
+def _users_of(domain: str, users: Sequence[DevUser]) -> list[DevUser]:
+    """``users`` moved to ``domain`` (new e-mails, so new object ids)."""
     return [replace(u, email=f"{u.email.rpartition('@')[0]}@{domain}", object_id="") for u in users]
+
+
+def _domain_of(idp: DevIdP) -> str:
+    return idp.users[0].email.rpartition("@")[2] if idp.users else ""
 
 
 def dev_tenants(
@@ -58,29 +61,35 @@ def dev_tenants(
     *,
     users: Sequence[DevUser] | None = None,
     keys: Sequence[tuple[str, str] | None] | None = None,
+    domains: Sequence[str] | None = None,
     **options: Any,
 ) -> list[DevIdP]:
     """``count`` dev IdPs, tenant *k* served at ``{base_url}/tenant{k}``.
 
     :param users: every tenant's users, moved to its domain (default :data:`DEFAULT_USERS`).
     :param keys: per tenant, its (key PEM, certificate PEM), or ``None`` for a fresh pair.
+    :param domains: per tenant, its users' e-mail domain (default :func:`tenant_domain`).
     :param options: passed to each :class:`DevIdP` (``sign``, ``clock``...).
-    :raises ValueError: ``count`` outside 1..:data:`MAX_TENANTS`, or ``keys`` of another length.
+    :raises ValueError: ``count`` outside 1..:data:`MAX_TENANTS`, or ``keys`` or ``domains`` of
+        another length.
     """
     if not 1 <= count <= MAX_TENANTS:
         raise ValueError(f"the dev IdP plays 1 to {MAX_TENANTS} tenants, not {count}")
     pairs = list(keys) if keys is not None else [None] * count
     if len(pairs) != count:
         raise ValueError(f"give one key pair (or None) per tenant: {count}, not {len(pairs)}")
+    names = list(domains) if domains is not None else [tenant_domain(n) for n in range(1, count + 1)]
+    if len(names) != count:
+        raise ValueError(f"give one e-mail domain per tenant: {count}, not {len(names)}")
     base = base_url.rstrip("/")
     idps = []
-    for number, pair in enumerate(pairs, 1):
+    for number, (pair, domain) in enumerate(zip(pairs, names, strict=True), 1):
         key_pem, cert_pem = pair if pair is not None else (None, None)
         idps.append(
             DevIdP(
                 f"{base}/tenant{number}",
                 tenant_id=_tenant_id(number),
-                users=_users_of(number, DEFAULT_USERS if users is None else users),
+                users=_users_of(domain, DEFAULT_USERS if users is None else users),
                 key_pem=key_pem,
                 cert_pem=cert_pem,
                 **options,
@@ -95,7 +104,7 @@ def tenants_app(idps: Sequence[DevIdP]) -> Starlette:
     async def index(request: Request) -> HTMLResponse:
         rows = "".join(
             f"<li><a href='{escape(idp.path_prefix)}/'>tenant {n}</a>: users "
-            f"<span class=mail>*@{escape(tenant_domain(n))}</span><br>"
+            f"<span class=mail>*@{escape(_domain_of(idp))}</span><br>"
             f"<span class=note>metadata {escape(idp.metadata_url)}</span></li>"
             for n, idp in enumerate(idps, 1)
         )

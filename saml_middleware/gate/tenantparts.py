@@ -7,19 +7,23 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Protocol
+from urllib.parse import parse_qs, urlsplit
 
 from ..config import Settings
 from ..connections import Connection, ConnectionLookup
 from ..http import HTTPRequest, HTTPResponse
 from ..pages import page
+from ..paths import safe_return_path
 from ..sessions import Session
 from .access_guard import GateAccess
 from .acs import Resolver
 from .forward_auth import ForwardAuth, served_host
 from .identity_headers import IdentityHeaders
 from .upstream_jwt import upstream_jwt
+
+if TYPE_CHECKING:
+    from .gate import Gate
 
 #: an endpoint: a request (and the resolver for async hooks) to the response
 Route = Callable[[HTTPRequest, Resolver], HTTPResponse]
@@ -30,6 +34,7 @@ __all__ = [
     "SetupHandler",
     "broken",
     "forward_auth_routes",
+    "host_login",
     "signed_out",
     "turned_off",
 ]
@@ -83,6 +88,20 @@ def broken(conn: Connection) -> HTTPResponse:
         reference=ref,
     )
     return HTTPResponse.html(503, body)
+
+
+def host_login(gate: Gate, request: HTTPRequest, resolve: Resolver) -> HTTPResponse:
+    """``{PREFIX}/login`` on a connection's host: straight to its IdP (no sign-in page).
+
+    ``?email=alice@acme.com`` goes on to the IdP as ``login_hint``, as from the sign-in page;
+    anything that is not an e-mail address (or too long to be one) is left out.
+    """
+    query = parse_qs(request.query)
+    email = query.get("email", [""])[0].strip()
+    if request.method not in ("GET", "HEAD") or not gate.configured or "@" not in email or len(email) > 320:
+        return gate.login(request, resolve)
+    nxt = safe_return_path(query.get("next", [""])[0]) or gate.settings.default_redirect
+    return gate.login.start(request, nxt, email)
 
 
 def signed_out(request: HTTPRequest, logout_path: str, clear: str) -> HTTPResponse:

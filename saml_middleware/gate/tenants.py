@@ -7,7 +7,7 @@ It answers the adapters exactly as :class:`~saml_middleware.gate.Gate` does (see
   (:mod:`.tenantpool`); ``{PREFIX}/c/{id}/setup`` and test sign-ins: the ``setup`` handler.
 * ``{PREFIX}/login``: the connection of the request's host (``host`` routing), else the
   sign-in page asking for the work e-mail (``domain`` routing, :mod:`.signin`).
-* ``{PREFIX}/health``, ``/metrics``, ``/logout``, ``/auth``: global.
+* ``{PREFIX}/health``, ``/metrics``, ``/logout``, ``/auth``, ``/setup``: global.
 * an unauthenticated browser: to the IdP of the host's connection, else to the sign-in page.
 
 Sessions: one cookie for the site, naming its connection; valid only while that connection is
@@ -38,6 +38,7 @@ from ..user import SAMLUser
 from ..users import UserDirectory, directory_from_setting
 from . import tenantparts as parts
 from .acs import Resolver, run_here
+from .deployment_setup import DeploymentSetup
 from .gate import Gate
 from .identity_headers import IdentityHeaders
 from .probes import Probes, StoreOutage
@@ -134,11 +135,10 @@ class TenantGate:
             prefix + "/health": self.probes.health,
             prefix + "/ready": self.probes.ready,
             prefix + "/metrics": self.ops.metrics_endpoint,
+            prefix + "/setup": DeploymentSetup(settings, connections, self.session, self.challenge),
         }
         self.access = TenantAccess(self.pool, connections)  # each session: its connection's rules
-        self.forward_auth, auth = parts.forward_auth_routes(
-            self, connections, clock=clock
-        )  # /auth, /jwks.json
+        self.forward_auth, auth = parts.forward_auth_routes(self, connections, clock=clock)
         self._routes.update(auth)
         self._public = settings.public_paths
         self._logout_prefix = settings.logout_path + "?token="
@@ -253,7 +253,7 @@ class TenantGate:
     def _login(self, request: HTTPRequest, resolve: Resolver) -> HTTPResponse:
         conn = self._host_connection(request)
         if conn is not None:
-            return self._with_gate(conn, request, lambda gate: gate.login(request, resolve))
+            return self._with_gate(conn, request, lambda gate: parts.host_login(gate, request, resolve))
         return self.signin(request)
 
     def _start(self, conn: Connection, request: HTTPRequest, nxt: str, hint: str) -> HTTPResponse:

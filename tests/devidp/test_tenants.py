@@ -12,6 +12,7 @@ import xmlsec
 from saml_middleware.cli import main
 from saml_middleware.devidp.tenants import dev_tenants, tenant_domain
 
+from ..support.asgiclient import asgi_client
 from ..support.servers import CLI, free_port, server
 from .test_devidp import verify_signatures
 
@@ -62,3 +63,21 @@ def test_the_command_serves_each_tenant_at_the_metadata_url_it_prints(tmp_path) 
         assert "tenant1.example" in index and "tenant2.example" in index
         my_apps = httpx.get(f"http://127.0.0.1:{port}/tenant2/", timeout=10).text
         assert "b.simon@tenant2.example" in my_apps and "tenant1.example" not in my_apps
+
+
+def test_tenants_can_have_the_email_domains_of_named_companies() -> None:
+    """What ``demo --tenants`` uses: tenant 1 is Contoso's, tenant 2 Fabrikam's."""
+    from saml_middleware.devidp.tenants import tenants_app
+
+    contoso, fabrikam = dev_tenants("http://idp.test", 2, domains=["contoso.com", "fabrikam.com"])
+    assert {u.email.rpartition("@")[2] for u in contoso.users} == {"contoso.com"}
+    assert {u.email.rpartition("@")[2] for u in fabrikam.users} == {"fabrikam.com"}
+    assert (
+        contoso.get_user("b.simon@contoso.com").object_id
+        != fabrikam.get_user("b.simon@fabrikam.com").object_id
+    )
+    with asgi_client(tenants_app([contoso, fabrikam]), "http://idp.test") as client:
+        index = client.get("/").text
+    assert "*@contoso.com" in index and "*@fabrikam.com" in index
+    with pytest.raises(ValueError, match="one e-mail domain per tenant: 2, not 1"):
+        dev_tenants("http://idp.test", 2, domains=["contoso.com"])

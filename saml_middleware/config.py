@@ -111,7 +111,7 @@ class Settings:
     connection_routing: tuple[str, ...] = ("host", "domain", "path")
     connections_refresh: int = 5
     setup_link_ttl: int = 86400
-    #: let a setup page fetch IdP metadata from loopback/private addresses (an IdP on the LAN)
+    #: let connections' metadata URLs (setup page, first load, refreshes) be on loopback/private addresses
     setup_allow_private_metadata: bool = False
     # -- access rules (access/) -----------------------------------------
     allowed_groups: tuple[str, ...] = ()

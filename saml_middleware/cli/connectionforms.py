@@ -115,6 +115,11 @@ def record_fields(
     source: dict[str, Any] = {}
     if args.metadata_url:
         source["idp_metadata_url"] = args.metadata_url
+        if not args.metadata_url.lower().startswith("https://"):  # what the SSRF guard would refuse
+            problems.append(
+                f"{args.id}: --metadata-url must start with https:// (a connection's metadata is "
+                "fetched over https only; save a local copy with --metadata-file)"
+            )
     if args.metadata_file:
         source["idp_metadata"] = _read(args.metadata_file, "metadata file")
     if args.sso_url:

@@ -48,9 +48,9 @@ def dev_idp_tenants(args: argparse.Namespace, public_host: str) -> int:
         domain = tenant_domain(number)
         print(f"  tenant {number}: users @{domain}, entity ID {idp.entity_id}")
         print(f"    metadata:  {idp.metadata_url}")
-        print(
-            f"    add it:    saml-middleware connections add tenant{number} --domain {domain} "
-            f"--metadata-url {idp.metadata_url}",
+        print(  # a connection's metadata URL must be https (the SSRF guard): this one is saved as XML
+            f"    add it:    curl -so tenant{number}.xml {idp.metadata_url} && saml-middleware connections "
+            f"add tenant{number} --domain {domain} --metadata-file tenant{number}.xml",
             flush=True,
         )
     uvicorn.run(tenants_app(idps), host=args.host, port=args.idp_port, log_level="warning")

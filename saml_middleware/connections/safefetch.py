@@ -1,7 +1,9 @@
 """Fetching a metadata URL a customer typed in, without letting it reach inside the network (SSRF).
 
 A setup page takes the "App Federation Metadata Url" from whoever holds the setup
-link, so the server must not become their way into the operator's network. The URL
+link, so the server must not become their way into the operator's network; every later
+fetch of a connection's metadata URL (its gate's first load, each refresh) goes through
+here too, so a name that resolves elsewhere since it was saved (DNS rebinding) is caught. The URL
 must be ``https``; its host is resolved once and **every** address it resolves to must
 be a public one (no loopback, private, link-local - the cloud metadata service at
 169.254.169.254 -, shared, multicast, reserved or unspecified address, IPv4-mapped

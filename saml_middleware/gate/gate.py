@@ -38,7 +38,7 @@ from .forward_auth import ForwardAuth
 from .identity_headers import IdentityHeaders
 from .login import LoginStart
 from .logout import SingleLogout
-from .metadata_refresh import MetadataRefresher, load_idp
+from .metadata_refresh import MetadataRefresher, fetch_metadata, load_idp
 from .notconfigured import not_configured, unconfigured_routes
 from .probes import Probes, StoreOutage
 from .signout import SignOut
@@ -60,7 +60,7 @@ class Gate:
         from ``SAML_STORE_URL`` when omitted.
     :param clock: epoch seconds (tests freeze it).
     :param token: randomness: ``token(n)`` returns a url-safe string of n bytes.
-    :param sessions, metrics, connection: with connections (tenants.py): shared parts, the id.
+    :param sessions, metrics, connection, fetch: with connections: shared parts, id, guarded fetch.
     """
 
     def __init__(
@@ -76,12 +76,13 @@ class Gate:
         sessions: SessionManager | None = None,
         metrics: Metrics | None = None,
         connection: str = "",
+        fetch: Callable[[str], bytes] = fetch_metadata,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.token = token
         # `is None`, not `or`: an empty cache or directory may be falsy (it has __len__).
-        loaded = idp if idp is not None else load_idp(settings)
+        loaded = idp if idp is not None else load_idp(settings, fetcher=fetch, connection=connection)
         #: ``False`` while no IdP is set: sign-in answers 503 ``sso_not_configured`` (notconfigured.py)
         self.configured = loaded.configured
         log_startup_warnings(settings, configured=self.configured)
@@ -142,10 +143,9 @@ class Gate:
         #: GET {prefix}/login and the browser challenge (login.py)
         self.login = LoginStart(settings, self.sp, self.codec, self.acs.pending, token)
         self.slo = SingleLogout(settings, self.sp, self.sessions, self.codec, token)
-        #: SAML_IDP_METADATA_URL: refreshed when a login starts or at the ACS (metadata_refresh.py)
-        self.refresher = (
-            MetadataRefresher(settings, self.sp, clock=clock) if settings.idp_metadata_url else None
-        )
+        #: the IdP metadata URL, refreshed when a login starts or at the ACS (metadata_refresh.py)
+        make = MetadataRefresher if settings.idp_metadata_url else None
+        self.refresher = make and make(settings, self.sp, clock=clock, fetch=fetch, connection=connection)
         self.acs.refresher = self.login.refresher = self.refresher
         #: who may reach what once signed in: ``access.decide(...)``, ``access.respond(...)``
         self.access = AccessGuard(settings, self.login, self.ops, self.session, clock)

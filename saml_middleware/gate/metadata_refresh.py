@@ -13,6 +13,11 @@ The metadata is loaded at start (:func:`load_idp`, from a URL, a file or inline 
 A fetch that fails, or metadata that does not parse or (with
 ``SAML_IDP_METADATA_CERT``) is not properly signed, keeps the last good copy
 and logs a warning; the next attempt comes after at most five minutes.
+
+A connection's metadata URL (many tenants) was typed by a customer, so its gate fetches it,
+at start and at every refresh, with the SSRF-guarded
+:func:`~saml_middleware.connections.safefetch.fetch_public_metadata` (passed as ``fetch``);
+``SAML_IDP_METADATA_URL``, set by the operator, keeps :func:`fetch_metadata`.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import TYPE_CHECKING, TypeVar
 import httpx
 
 from ..config import Settings
+from ..connections.safefetch import FetchRefused
 from ..errors import ConfigError, ResponseRejected
 from ..masking import redact
 from ..protocol.metadata import IdPInfo, idp_from_metadata, manual_binding
@@ -76,7 +82,11 @@ def fetch_problem(exc: Exception) -> str:
 
 
 def load_idp(
-    settings: Settings, *, fetch: bool = True, fetcher: Callable[[str], bytes] = fetch_metadata
+    settings: Settings,
+    *,
+    fetch: bool = True,
+    fetcher: Callable[[str], bytes] = fetch_metadata,
+    connection: str = "",
 ) -> IdPInfo:
     """Resolve the IdP from settings: metadata (URL, file or inline) and/or manual values.
 
@@ -84,7 +94,8 @@ def load_idp(
     certificates are added to the metadata's (useful during a rollover).
 
     :param fetch: allow fetching ``SAML_IDP_METADATA_URL`` over the network.
-    :param fetcher: how to fetch it (tests replace it).
+    :param fetcher: how to fetch it (tests replace it; a connection's gate passes the SSRF guard).
+    :param connection: a connection's settings: problems name its ``idp_metadata_url``.
     :raises ConfigError: naming the variable and what is wrong with it.
     """
     xml: bytes | None = None
@@ -97,10 +108,11 @@ def load_idp(
             with open(settings.idp_metadata_file, "rb") as fh:
                 xml = fh.read()
         elif settings.idp_metadata_url and fetch:
-            source = "SAML_IDP_METADATA_URL"
+            source = "idp_metadata_url" if connection else "SAML_IDP_METADATA_URL"
             xml = fetcher(settings.idp_metadata_url)
-    except (OSError, httpx.HTTPError) as exc:
-        where = settings.idp_metadata_url if source == "SAML_IDP_METADATA_URL" else settings.idp_metadata_file
+    except (OSError, httpx.HTTPError, FetchRefused) as exc:
+        file = source == "SAML_IDP_METADATA_FILE"
+        where = settings.idp_metadata_file if file else settings.idp_metadata_url
         why = fetch_problem(exc)
         raise ConfigError(
             [f"{source}: cannot load the IdP metadata from {redact(str(where))}: {redact(why)}"]
@@ -122,7 +134,8 @@ class MetadataRefresher:
     :param settings: the configuration (URL, period, ``SAML_IDP_METADATA_CERT``).
     :param sp: the service provider whose IdP is replaced (:meth:`ServiceProvider.use_idp`).
     :param clock: epoch seconds; tests freeze and advance it.
-    :param fetch: ``url -> bytes``; raises ``httpx.HTTPError`` or ``OSError`` on failure.
+    :param fetch: ``url -> bytes``; raises ``httpx.HTTPError``, ``OSError`` or ``FetchRefused``.
+    :param connection: the connection whose metadata this is (named in the log), or ``""``.
 
     >>> refresher = MetadataRefresher(settings, sp, clock=time.time)          # doctest: +SKIP
     >>> verified = refresher.guard(lambda: sp.process_response(b64, req_id))  # doctest: +SKIP
@@ -135,6 +148,7 @@ class MetadataRefresher:
         *,
         clock: Callable[[], float],
         fetch: Callable[[str], bytes] = fetch_metadata,
+        connection: str = "",
     ) -> None:
         if not settings.idp_metadata_url:
             raise ValueError("MetadataRefresher needs SAML_IDP_METADATA_URL")
@@ -142,6 +156,7 @@ class MetadataRefresher:
         self.sp = sp
         self.clock = clock
         self.fetch = fetch
+        self.source = f"connection {connection}" if connection else "SAML_IDP_METADATA_URL"
         self._lock = threading.Lock()
         self.next_due = clock() + settings.idp_metadata_refresh
         self._last_forced = float("-inf")
@@ -170,7 +185,8 @@ class MetadataRefresher:
                 self.next_due = self.clock() + min(RETRY_INTERVAL, period)
                 self.failures += 1
                 logger.warning(
-                    "SAML_IDP_METADATA_URL: refresh from %s failed, keeping the last good metadata: %s",
+                    "%s: refresh from %s failed, keeping the last good metadata: %s",
+                    self.source,
                     redact(self.settings.idp_metadata_url or ""),
                     redact(fetch_problem(exc)),
                     extra={"saml_event": "metadata_refresh_failed"},
@@ -182,7 +198,8 @@ class MetadataRefresher:
                 return False
             self.sp.use_idp(idp)
             logger.info(
-                "SAML_IDP_METADATA_URL: IdP metadata changed, now %d signing certificate(s)",
+                "%s: IdP metadata changed, now %d signing certificate(s)",
+                self.source,
                 len(idp.certificates),
                 extra={"saml_event": "metadata_refreshed"},
             )

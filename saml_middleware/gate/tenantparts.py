@@ -12,7 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from ..config import Settings
 from ..connections import Connection, ConnectionLookup
+from ..errors import ConfigError
 from ..http import HTTPRequest, HTTPResponse
+from ..masking import redact
 from ..pages import page
 from ..paths import safe_return_path
 from ..sessions import Session
@@ -78,10 +80,15 @@ def turned_off(conn: Connection) -> HTTPResponse:
     return HTTPResponse.html(403, body)
 
 
-def broken(conn: Connection) -> HTTPResponse:
-    """503: ``conn``'s gate could not be built (bad record, metadata unreachable); logged with a ref."""
+def broken(conn: Connection, exc: Exception) -> HTTPResponse:
+    """503: ``conn``'s gate could not be built (bad record, metadata unreachable or its URL refused
+    by the SSRF guard); one log line naming the connection, the problem and a reference."""
     ref = secrets.token_hex(4)
-    logger.exception("connection %s: its sign-in could not be set up ref=%s", conn.id, ref)
+    if isinstance(exc, ConfigError):  # a known problem (the record, its metadata): said in one line
+        problem = redact("; ".join(exc.problems))
+        logger.error("connection %s: its sign-in could not be set up: %s ref=%s", conn.id, problem, ref)
+    else:
+        logger.exception("connection %s: its sign-in could not be set up ref=%s", conn.id, ref)
     body = page(
         "Sign-in is unavailable",
         f"Single sign-on for {conn.name} is not working at the moment. Ask your administrator.",

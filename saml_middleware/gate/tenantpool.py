@@ -4,10 +4,19 @@ Each connection's gate is an ordinary single-IdP gate over ``settings_for(base, 
 (its own IdP, ACS, entity ID, allowed domains, per-IdP settings), sharing with every other:
 
 * the session manager (one cookie for the whole site; the user inside names its connection),
-* the replay cache, with every key prefixed by ``c/{id}|`` (:class:`ConnectionReplay`),
+* the replay store: each connection gets its own namespace ``{SP entity ID}|c/{id}`` on the
+  same client (:meth:`GatePool.replay_of`: on Redis its own hash tag, so tenants spread over
+  the slots of a Redis Cluster, and never one connection pool per connection); a store that
+  cannot make namespaces (memory, most ``python:`` factories) gets keys prefixed ``c/{id}|``
+  (:class:`ConnectionReplay`),
 * the metrics registry (audit records and metrics carry the connection id),
 * the user directory (wrapped so lookups see ``SAMLUser.connection``/``.tenant``), unless the
   connection sets its own ``users``.
+
+Each connection's IdP metadata URL was typed by a customer: it is fetched, when the gate is built
+and at every refresh, through the SSRF guard
+(:func:`~saml_middleware.connections.safefetch.fetch_public_metadata`: https only, public
+addresses only unless ``SAML_SETUP_ALLOW_PRIVATE_METADATA``, DNS re-checked each time).
 
 A gate is rebuilt when its connection's record changes (records are compared whole,
 ``updated_at`` included) and dropped when it has not been used among the last ``size``.
@@ -15,15 +24,17 @@ A gate is rebuilt when its connection's record changes (records are compared who
 
 from __future__ import annotations
 
+import functools
 import inspect
 import threading
 from collections import OrderedDict
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
 from ..config import Settings
 from ..connections import Connection, settings_for
+from ..connections.safefetch import fetch_public_metadata
 from ..ops.metrics import Metrics
 from ..sessions import SessionManager
 from ..stores import ReplayCache
@@ -85,10 +96,13 @@ class GatePool:
 
     :param base: the deployment's settings.
     :param sessions: the site-wide session manager.
-    :param replay: the shared replay cache.
+    :param replay: the store's replay cache (each connection gets its own part: :meth:`replay_of`).
     :param metrics: the shared metrics.
     :param directory: the deployment's user directory (``SAML_USERS``).
     :param size: how many connections' gates (parsed IdP metadata, keys) stay in memory.
+    :param fetch: ``url -> bytes`` for connections' metadata URLs; by default the SSRF-guarded
+        :func:`~saml_middleware.connections.safefetch.fetch_public_metadata` honouring
+        ``SAML_SETUP_ALLOW_PRIVATE_METADATA`` (tests pass one trusting their own https server).
     :param gate_options: passed to each :class:`Gate` (``clock=``, ``token=``).
     """
 
@@ -101,6 +115,7 @@ class GatePool:
         metrics: Metrics,
         directory: UserDirectory,
         size: int = 256,
+        fetch: Callable[[str], bytes] | None = None,
         **gate_options: Any,
     ) -> None:
         if size < 1:
@@ -111,6 +126,9 @@ class GatePool:
         self.metrics = metrics
         self.directory = directory
         self.size = size
+        self.fetch = fetch or functools.partial(
+            fetch_public_metadata, allow_private=base.setup_allow_private_metadata
+        )
         self.options = gate_options
         self._gates: OrderedDict[str, tuple[Connection, Gate]] = OrderedDict()
         self._lock = threading.Lock()
@@ -142,6 +160,16 @@ class GatePool:
         entry = self._gates.get(connection_id)
         return entry[1] if entry is not None else None
 
+    def replay_of(self, connection_id: str) -> ReplayCache:
+        """``connection_id``'s replay cache: the store's own under the namespace
+        ``{SP entity ID}|c/{id}`` when it can make one (``scoped(namespace)``, as Redis does:
+        another hash tag, the same client), else the shared cache with keys prefixed ``c/{id}|``."""
+        scoped = getattr(self.replay, "scoped", None)
+        if callable(scoped):
+            own: ReplayCache = scoped(f"{self.base.sp_entity_id}|c/{connection_id}")
+            return own
+        return ConnectionReplay(self.replay, connection_id)
+
     def _build(self, connection: Connection) -> Gate:
         settings = settings_for(self.base, connection)
         own = connection.settings
@@ -153,9 +181,10 @@ class GatePool:
         return Gate(
             settings,
             directory=TenantDirectory(inner, connection),
-            replay=ConnectionReplay(self.replay, connection.id),
+            replay=self.replay_of(connection.id),
             sessions=self.sessions,
             metrics=self.metrics,
             connection=connection.id,
+            fetch=self.fetch,
             **self.options,
         )

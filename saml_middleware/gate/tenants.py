@@ -61,10 +61,10 @@ class TenantGate:
     :param connections: where connections are found by id, host and e-mail domain.
     :param setup: serves ``{PREFIX}/c/{id}/setup`` and test sign-ins (optional).
     :param directory: the user directory; from ``SAML_USERS`` when omitted.
-    :param replay: the replay cache shared by every connection (keys carry the connection id).
+    :param replay: the store's replay cache; each connection gets its own namespace of it (tenantpool.py).
     :param session_store: with ``SAML_SESSION_STORE=server``, where sessions live.
     :param pool_size: connections whose gate (parsed IdP metadata) stays in memory.
-    :param clock: epoch seconds. :param token: randomness, as for :class:`Gate`.
+    :param clock, token: as for :class:`Gate`. :param fetch: connections' metadata URLs (SSRF-guarded).
     Built by ``SAMLMiddleware(app, settings, connections=lookup)`` (``open_gate``, surface.py).
     """
 
@@ -82,6 +82,7 @@ class TenantGate:
         pool_size: int = 256,
         clock: Callable[[], float] = time.time,
         token: Callable[[int], str] = secrets.token_urlsafe,
+        fetch: Callable[[str], bytes] | None = None,
     ) -> None:
         self.settings = settings
         self.connections = connections
@@ -119,6 +120,7 @@ class TenantGate:
             metrics=self.ops.metrics,
             directory=directory,
             size=pool_size,
+            fetch=fetch,
             clock=clock,
             token=token,
         )
@@ -290,6 +292,6 @@ class TenantGate:
     ) -> HTTPResponse:
         try:
             gate = self.pool.gate(conn)
-        except Exception:  # a bad record or unreachable metadata: that tenant only, never a 500
-            return parts.broken(conn)
+        except Exception as exc:  # a bad record, a refused metadata URL: that tenant only, never a 500
+            return parts.broken(conn, exc)
         return use(gate)

@@ -200,3 +200,10 @@ def test_the_registry_url_may_come_from_a_file(env, capsys, monkeypatch) -> None
     monkeypatch.setenv("SAML_CONNECTIONS_FILE", str(secret))
     assert run(capsys, "add", "acme", "--domain", "acme.com")[0] == 0
     assert [c.id for c in open_registry(f"sqlite:///{env / 'from-file.db'}").all()] == ["acme"]
+
+
+def test_a_plain_http_metadata_url_is_refused_when_saved(registry_env, capsys) -> None:
+    """Sign-in would refuse it anyway (the SSRF guard fetches https only): said at once, nothing saved."""
+    status, _, err = run(capsys, "add", "acme", "--domain", "acme.com", "--metadata-url", "http://idp/md")
+    assert status == 1 and "--metadata-url must start with https://" in err and "--metadata-file" in err
+    assert open_registry(registry_env).get("acme") is None

@@ -50,7 +50,11 @@ def test_the_command_serves_each_tenant_at_the_metadata_url_it_prints(tmp_path) 
     with server(args, f"http://127.0.0.1:{port}/", tmp_path / "log.txt"):
         banner = (tmp_path / "log.txt").read_text()
         urls = re.findall(r"metadata:\s+(\S+)", banner)
-        assert len(urls) == 2 and "--domain tenant2.example --metadata-url " + urls[1] in banner
+        add = f"curl -so tenant2.xml {urls[1]} && saml-middleware connections add tenant2"
+        add += " --domain tenant2.example"
+        assert (
+            len(urls) == 2 and f"{add} --metadata-file tenant2.xml" in banner
+        )  # http: not a connection's URL
         for number, url in enumerate(urls, 1):
             metadata = httpx.get(url, timeout=10)
             assert metadata.status_code == 200

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from saml_middleware import SAMLMiddleware, SAMLWSGIMiddleware, Settings
-from saml_middleware.connections import Connection, ConnectionIndex
+from saml_middleware.connections import Connection, ConnectionIndex, ConnectionLookup
 
 from ..support.harness import APP, Clock
 from ..support.tenants import (
@@ -105,10 +105,28 @@ def test_the_deployment_admins_page_lists_every_connection_with_its_values(
     assert visits.calls == []  # the page is the middleware's, never the app's
 
 
+class AppLookup:
+    """A lookup an app writes over its own tenant table: finds, cannot list."""
+
+    def __init__(self, inner: ConnectionLookup) -> None:
+        self.inner = inner
+
+    def get(self, connection_id: str) -> Connection | None:
+        return self.inner.get(connection_id)
+
+    def by_host(self, host: str) -> Connection | None:
+        return self.inner.by_host(host)
+
+    def by_domain(self, domain: str) -> Connection | None:
+        return self.inner.by_domain(domain)
+
+
 def test_a_lookup_that_cannot_list_gets_a_page_naming_the_command(
-    make_tenant_app: MakeApp, tenant_browser: NewBrowser
+    make_tenant_app: MakeApp, tenant_browser: NewBrowser, clock: Clock
 ) -> None:
-    app, _, tenants = make_tenant_app(admin_emails=(ADMIN,))
+    built, _, tenants = make_tenant_app(admin_emails=(ADMIN,))
+    # the same app over an app's own lookup (the ConnectionLookup Protocol only)
+    app = type(built)(built.app, settings=built.settings, clock=clock, connections=AppLookup(tenants.lookup))
     page = signed_in(tenant_browser(app, tenants), ADMIN).get("/saml/setup")
     assert page.status_code == 200
     assert "use <code>saml-middleware connections list</code>" in page.text

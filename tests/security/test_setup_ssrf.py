@@ -4,25 +4,15 @@ server on loopback (allowed only by the operator setting) serves the dev IdP's m
 
 from __future__ import annotations
 
-import datetime
 import functools
-import ipaddress
 import socket
-import ssl
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from saml_middleware.connections.safefetch import (
-    MAX_METADATA_BYTES,
     FetchRefused,
     fetch_public_metadata,
     vet_address,
@@ -30,81 +20,8 @@ from saml_middleware.connections.safefetch import (
 from saml_middleware.devidp import DevIdP
 
 from ..support.harness import Clock
+from ..support.metadataserver import MetadataServer
 from ..support.setupflow import SetupSite, csrf_of
-
-
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "tls-cert.pem", directory / "tls-key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return cert_path, key_path
-
-
-class MetadataServer:
-    """An https server on 127.0.0.1: ``/md`` the IdP metadata, ``/big`` too much, ``/hop`` a redirect."""
-
-    def __init__(self, metadata: bytes, directory: Path) -> None:
-        cert, key = _self_signed(directory)
-        self.trust = ssl.create_default_context(cafile=str(cert))
-        routes: dict[str, tuple[int, dict[str, str], bytes]] = {
-            "/md": (200, {"content-type": "application/xml"}, metadata),
-            "/big": (200, {}, b"<x>" + b"a" * MAX_METADATA_BYTES + b"</x>"),
-            "/hop": (302, {"location": "/md"}, b""),
-            "/out": (302, {"location": "http://localhost/md"}, b""),
-            "/inside": (302, {"location": "https://169.254.169.254/latest/meta-data/"}, b""),
-        }
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                status, headers, body = routes.get(self.path, (404, {}, b"no"))
-                self.send_response(status)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert, key)
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str, host: str = "localhost") -> str:
-        return f"https://{host}:{self.port}{path}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ from ..ops.expiry import certificate_statuses, quiet_expiry_log
 from ..protocol.logout import sls_url
 from ..protocol.metadata import IdPInfo
 from ..users import UserDirectory, directory_from_setting
+from .access import print_access
 from .connectionforms import idp_summary
 from .report import check_upstream, report, warn
 
@@ -73,6 +74,9 @@ def check_connections(settings: Settings, args: argparse.Namespace, stored: str 
         return report(exc)
     enabled = sum(c.enabled for c in connections)
     print("Configuration OK (deployment-wide)\n")
+    if not settings.enabled:
+        print("SAML_ENABLED=false: SSO is switched off for every connection: every request passes")
+        print("through to the app untouched until it is set to true.\n")
     _deployment(settings, label, len(connections), enabled)
     if not connections:
         print("\nTo do (exit status 2 until done):")
@@ -80,8 +84,9 @@ def check_connections(settings: Settings, args: argparse.Namespace, stored: str 
         status = 2
     else:
         broken = 0
+        built: dict[str, Gate] = {}  # each connection's gate, for --user
         for c in connections:
-            problems, notes = _connection(settings, c, deployment, fetch=args.fetch)
+            problems, notes = _connection(settings, c, deployment, built, fetch=args.fetch)
             problems = [_own(p) for p in problems]
             verdict = "OK" if not problems else f"{len(problems)} problem(s), listed on stderr"
             _line("Check", verdict if c.enabled or not problems else verdict + " (SSO off: a warning)")
@@ -94,6 +99,7 @@ def check_connections(settings: Settings, args: argparse.Namespace, stored: str 
         ready = len(connections) - broken
         print(f"\n{len(connections)} connections checked: {ready} without problems, {broken} broken")
         status = 1 if broken else 0
+        _access(connections, built, args)
     if args.upstream:
         status = max(status, check_upstream(args.upstream))
     return status
@@ -122,6 +128,21 @@ def _own(problem: str) -> str:
     return problem
 
 
+def _access(connections: list[Connection], built: dict[str, Gate], args: argparse.Namespace) -> None:
+    """``check --user EMAIL --path P``: the access rules of the connection the e-mail's domain picks."""
+    email = getattr(args, "user", None)
+    if not email:
+        return
+    found = ConnectionIndex(connections).by_email(email)
+    gate = built.get(found.id) if found is not None else None
+    if found is None or gate is None:
+        why = "no connection has its domain" if found is None else f"connection {found.id} is broken"
+        print(f"\nAccess for {email}: {why}")
+        return
+    print(f"\nAccess for {email}: connection {found.id}'s rules")
+    print_access(gate.settings, gate.access.policy, args)
+
+
 def _deployment(settings: Settings, label: str, count: int, enabled: int) -> None:
     print("Deployment-wide (every connection shares these):")
     _line("Connections registry", f"{label} ({count} connections, {enabled} with SSO on)")
@@ -134,7 +155,7 @@ def _deployment(settings: Settings, label: str, count: int, enabled: int) -> Non
 
 
 def _connection(
-    base: Settings, c: Connection, deployment: TenantGate, *, fetch: bool
+    base: Settings, c: Connection, deployment: TenantGate, built: dict[str, Gate], *, fetch: bool
 ) -> tuple[list[str], list[str]]:
     """Print ``c`` and what its IdP loads as; return its (problems, warnings)."""
     print(f"\nConnection {c.id} ({c.name}): SSO {'on' if c.enabled else 'off'}")
@@ -153,10 +174,10 @@ def _connection(
         _line(
             "IdP as loaded", f"none yet: its admin gives it (saml-middleware connections setup-link {c.id})"
         )
-        return _build(s, c, deployment, None), []
+        return _build(s, c, deployment, None, built), []
     if c.idp_metadata_url and not fetch:
         _line("IdP as loaded", "fetched from its metadata URL on first use (check --fetch loads it now)")
-        return _build(s, c, deployment, None), []
+        return _build(s, c, deployment, None, built), []
     try:
         with quiet_expiry_log():
             idp = load_idp(s)
@@ -166,7 +187,7 @@ def _connection(
         return [f"its IdP does not load: {type(exc).__name__}: {exc}"], []
     _line("IdP entity ID", idp.entity_id)
     _line("IdP login URL", redact(idp.sso_url))
-    problems = _build(s, c, deployment, idp)
+    problems = _build(s, c, deployment, idp, built)
     notes = []
     for status in certificate_statuses(idp.certificates, s.sp_cert, time.time()):
         _line("Certificate", f"{status.subject}, expires {status.not_after:%Y-%m-%d} ({status.role})")
@@ -177,8 +198,11 @@ def _connection(
     return problems, notes
 
 
-def _build(s: Settings, c: Connection, deployment: TenantGate, idp: IdPInfo | None) -> list[str]:
-    """Build ``c``'s gate as the middleware would (users, keys, access rules); its problems."""
+def _build(
+    s: Settings, c: Connection, deployment: TenantGate, idp: IdPInfo | None, built: dict[str, Gate]
+) -> list[str]:
+    """Build ``c``'s gate as the middleware would (users, keys, access rules) into ``built``;
+    its problems."""
     pool = deployment.pool
     inner: UserDirectory = pool.directory
     try:
@@ -188,7 +212,7 @@ def _build(s: Settings, c: Connection, deployment: TenantGate, idp: IdPInfo | No
             )
         blank = IdPInfo("", "", (), None, "redirect", "redirect")  # its IdP is loaded apart (above)
         with quiet_expiry_log(), quiet_not_configured_log():
-            Gate(
+            built[c.id] = Gate(
                 s,
                 idp=idp or blank,
                 directory=TenantDirectory(inner, c),

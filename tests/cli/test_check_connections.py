@@ -133,3 +133,22 @@ def test_fetch_loads_metadata_urls_now(
     assert value(live, "IdP entity ID").startswith("https://sts.windows.net/")
     assert "error: connection gone: its IdP metadata URL: cannot load the IdP metadata" in err
     assert "error: connection live" not in err
+
+
+def test_user_is_judged_by_the_rules_of_the_connection_owning_the_domain(
+    registry_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    metadata = str(registry_env / "FederationMetadata.xml")
+    connections(capsys, "add", "acme", "--domain", "acme.com", "--metadata-file", metadata,
+                "--set", "allowed_groups=finance")  # fmt: skip
+    connections(capsys, "add", "beta", "--domain", "beta.com", "--metadata-file", metadata)
+    status, out, _ = check(capsys, "--user", "alice@acme.com", "--path", "/ledger")
+    assert status == 0
+    access = out.split("Access for alice@acme.com: connection acme's rules")[1]
+    assert "GET /ledger for alice@acme.com" in access and "=> refused: forbidden" in access
+    _, out, _ = check(capsys, "--user", "alice@acme.com", "--groups", "finance", "--path", "/ledger")
+    assert "=> allowed" in out.split("connection acme's rules")[1]
+    _, out, _ = check(capsys, "--user", "bob@beta.com", "--path", "/ledger")
+    assert "Access: every signed-in user reaches every path" in out.split("connection beta's rules")[1]
+    _, out, _ = check(capsys, "--user", "eve@elsewhere.com")
+    assert "Access for eve@elsewhere.com: no connection has its domain" in out

@@ -24,6 +24,7 @@ from ..protocol.keys import generate_keypair
 from ..protocol.logout import sls_url
 from ..serve.runner import add_server_options, proxy_command, run_command
 from .access import access_options, print_access
+from .checkconnections import check_connections
 from .connections import add_connections_command
 from .demo import demo_app, listen_or_explain
 from .demotenants import demo_tenants_command
@@ -53,6 +54,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
         warnings = config_warnings(settings) + ([] if stored else store_warnings(settings))
         mark_reported(warnings)  # printed below: the gate need not log them too
         warn(warnings)
+        if settings.connections:  # many tenants: the registry and each connection (checkconnections.py)
+            return check_connections(settings, args, stored)
         # expiring certificates and the missing IdP are reported below, once
         with quiet_expiry_log(), quiet_not_configured_log():
             gate = Gate(settings)  # builds everything a request would need: IdP, store, directory
@@ -259,6 +262,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("metadata", help="print the SP metadata").set_defaults(func=_cmd_metadata)
     check = sub.add_parser("check", help="validate the configuration and print a summary")
     check.add_argument("--upstream", help="proxy mode: also check that this upstream URL answers")
+    check.add_argument("--fetch", action="store_true", help="with connections: load metadata URLs now")
     access_options(check)
     check.set_defaults(func=_cmd_check)
 

@@ -36,6 +36,7 @@ from ..config import Settings
 from ..connections import Connection, settings_for
 from ..connections.safefetch import fetch_public_metadata
 from ..ops.metrics import Metrics
+from ..protocol.metadata import IdPInfo
 from ..sessions import SessionManager
 from ..stores import ReplayCache
 from ..user import SAMLUser
@@ -147,7 +148,7 @@ class GatePool:
             if entry is not None and entry[0] == connection:
                 self._gates.move_to_end(connection.id)
                 return entry[1]
-        built = self._build(connection)  # outside the lock: loading metadata may take a while
+        built = self.build(connection)  # outside the lock: loading metadata may take a while
         with self._lock:
             self._gates[connection.id] = (connection, built)
             self._gates.move_to_end(connection.id)
@@ -170,7 +171,12 @@ class GatePool:
             return own
         return ConnectionReplay(self.replay, connection_id)
 
-    def _build(self, connection: Connection) -> Gate:
+    def build(self, connection: Connection, *, idp: IdPInfo | None = None) -> Gate:
+        """A new gate for ``connection`` as the pool builds them (its own users, keys, access
+        rules, replay namespace), not cached; ``idp`` given, nothing is fetched (``check``).
+
+        :raises ConfigError: the connection's settings are invalid.
+        """
         settings = settings_for(self.base, connection)
         own = connection.settings
         inner: UserDirectory = self.directory
@@ -186,5 +192,6 @@ class GatePool:
             metrics=self.metrics,
             connection=connection.id,
             fetch=self.fetch,
+            idp=idp,
             **self.options,
         )

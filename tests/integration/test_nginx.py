@@ -16,12 +16,11 @@ import httpx
 import pytest
 
 from ..support.needs import find_program, unavailable
-from ..support.servers import CLI, ROOT, free_port, login, server, sp_env
+from ..support.servers import CLI, ECHO, ROOT, free_port, login, server, sp_env
 
 pytestmark = pytest.mark.needs("nginx")
 
 EXAMPLE = ROOT / "examples" / "nginx" / "auth_request.conf"
-ECHO = ROOT / "examples" / "proxy" / "echo_upstream.py"
 
 
 def _config(tmp: Path, port: int, saml_port: int, service_port: int) -> Path:

@@ -14,9 +14,7 @@ import pytest
 
 from saml_middleware.devidp import auto_post_form_fields, generate_keypair
 
-from ..support.servers import CLI, ROOT, free_port, post_login, server, sp_env
-
-ECHO = ROOT / "examples" / "proxy" / "echo_upstream.py"
+from ..support.servers import CLI, ECHO, free_port, post_login, server, sp_env
 
 
 @pytest.fixture(scope="module")

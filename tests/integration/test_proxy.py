@@ -15,18 +15,15 @@ import pytest
 
 from saml_middleware.serve.proxy import strip_hop_by_hop
 
-from ..support.servers import CLI, ROOT, free_port, login, reply_json, server, sp_env
+from ..support.servers import CLI, echo_upstream, free_port, login, reply_json, server, sp_env
 
-ECHO = ROOT / "examples" / "proxy" / "echo_upstream.py"
 CHUNK = bytes(range(256)) * 4096
 
 
 @pytest.fixture(scope="module")
 def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("echo") / "log.txt"
-    with server([sys.executable, str(ECHO), str(port)], f"http://127.0.0.1:{port}/", log):
-        yield f"http://127.0.0.1:{port}"
+    with echo_upstream(tmp_path_factory.mktemp("echo")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,7 @@ import pytest
 
 from saml_middleware.devidp import generate_keypair
 
-from ..support.servers import CLI, ROOT, free_port, login, server, sp_env
-
-ECHO = ROOT / "examples" / "proxy" / "echo_upstream.py"
+from ..support.servers import CLI, ECHO, free_port, login, server, sp_env
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ handed in, as ``SAMLMiddleware(app, connections=...)`` takes it.)"""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,18 +19,14 @@ from saml_middleware.serve.runner import build_app
 
 from ..support.asgiclient import PortalASGITransport, asgi_client
 from ..support.harness import APP, Clock
-from ..support.servers import ROOT, free_port, server
+from ..support.servers import echo_upstream
 from ..support.tenants import IDP_A, IDP_B, TenantBrowser, Tenants, Visits, tenant_wsgi_app
-
-ECHO = ROOT / "examples" / "proxy" / "echo_upstream.py"
 
 
 @pytest.fixture(scope="module")
 def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("echo") / "log.txt"
-    with server([sys.executable, str(ECHO), str(port)], f"http://127.0.0.1:{port}/", log):
-        yield f"http://127.0.0.1:{port}"
+    with echo_upstream(tmp_path_factory.mktemp("echo")) as url:
+        yield url
 
 
 def test_the_upstream_learns_the_tenant_and_never_a_client_sent_one(

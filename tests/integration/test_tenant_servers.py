@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,9 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ..support.servers import CLI, ROOT, SECRET, free_port, login, server
+from ..support.servers import CLI, ROOT, SECRET, echo_upstream, free_port, login, server
 
-ECHO = ROOT / "examples" / "proxy" / "echo_upstream.py"
 APPS = {"run-asgi": "tests.support.tenant_apps:asgi_app", "run-wsgi": "tests.support.tenant_apps:wsgi_app"}
 
 
@@ -45,10 +43,8 @@ def tenant_metadata(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[P
 
 @pytest.fixture(scope="module")
 def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("echo") / "log.txt"
-    with server([sys.executable, str(ECHO), str(port)], f"http://127.0.0.1:{port}/", log):
-        yield f"http://127.0.0.1:{port}"
+    with echo_upstream(tmp_path_factory.mktemp("echo")) as url:
+        yield url
 
 
 def tenant_env(base: str, registry: str) -> dict[str, str]:

@@ -111,3 +111,15 @@ def reply_json(handler: BaseHTTPRequestHandler, payload: object, *, body: bool =
     handler.end_headers()
     if body:
         handler.wfile.write(data)
+
+
+#: the example upstream of ``proxy``: answers every request with what it received, as JSON
+ECHO = ROOT / "examples" / "proxy" / "echo_upstream.py"
+
+
+@contextmanager
+def echo_upstream(directory: Path) -> Iterator[str]:
+    """:data:`ECHO` on a free port (its log in ``directory``); yields its URL."""
+    port = free_port()
+    with server([sys.executable, str(ECHO), str(port)], f"http://127.0.0.1:{port}/", directory / "echo.log"):
+        yield f"http://127.0.0.1:{port}"

@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import inspect
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -35,6 +36,7 @@ from typing import Any
 from ..config import Settings
 from ..connections import Connection, settings_for
 from ..connections.safefetch import fetch_public_metadata
+from ..errors import ConfigError
 from ..ops.metrics import Metrics
 from ..protocol.metadata import IdPInfo
 from ..sessions import SessionManager
@@ -104,6 +106,9 @@ class GatePool:
     :param fetch: ``url -> bytes`` for connections' metadata URLs; by default the SSRF-guarded
         :func:`~saml_middleware.connections.safefetch.fetch_public_metadata` honouring
         ``SAML_SETUP_ALLOW_PRIVATE_METADATA`` (tests pass one trusting their own https server).
+    :param retry_after: seconds a connection whose gate could not be built (metadata URL down or
+        refused, a bad key) answers from that failure before the pool tries again: a slow or dead
+        customer IdP never ties up a worker thread per sign-in.
     :param gate_options: passed to each :class:`Gate` (``clock=``, ``token=``).
     """
 
@@ -117,6 +122,7 @@ class GatePool:
         directory: UserDirectory,
         size: int = 256,
         fetch: Callable[[str], bytes] | None = None,
+        retry_after: float = 30.0,
         **gate_options: Any,
     ) -> None:
         if size < 1:
@@ -131,7 +137,11 @@ class GatePool:
             fetch_public_metadata, allow_private=base.setup_allow_private_metadata
         )
         self.options = gate_options
+        self.retry_after = retry_after
+        self._clock: Callable[[], float] = gate_options.get("clock", time.time)
         self._gates: OrderedDict[str, tuple[Connection, Gate]] = OrderedDict()
+        #: the last failed build per connection: (its record, when, the error), bounded like _gates
+        self._failed: OrderedDict[str, tuple[Connection, float, Exception]] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -148,8 +158,21 @@ class GatePool:
             if entry is not None and entry[0] == connection:
                 self._gates.move_to_end(connection.id)
                 return entry[1]
-        built = self.build(connection)  # outside the lock: loading metadata may take a while
+            failed = self._failed.get(connection.id)
+            age = self._clock() - failed[1] if failed is not None else 0.0
+            if failed is not None and failed[0] == connection and age < self.retry_after:
+                raise _recent(failed[2], age, self.retry_after)  # no new fetch: the same answer
+        try:
+            built = self.build(connection)  # outside the lock: loading metadata may take a while
+        except Exception as exc:
+            with self._lock:
+                self._failed[connection.id] = (connection, self._clock(), exc)
+                self._failed.move_to_end(connection.id)
+                while len(self._failed) > self.size:
+                    self._failed.popitem(last=False)
+            raise
         with self._lock:
+            self._failed.pop(connection.id, None)
             self._gates[connection.id] = (connection, built)
             self._gates.move_to_end(connection.id)
             while len(self._gates) > self.size:
@@ -195,3 +218,10 @@ class GatePool:
             idp=idp,
             **self.options,
         )
+
+
+def _recent(exc: Exception, age: float, retry_after: float) -> ConfigError:
+    """A fresh error (never the stored one re-raised: its traceback would grow) saying what failed."""
+    problems = exc.problems if isinstance(exc, ConfigError) else [f"{type(exc).__name__}: {exc}"]
+    when = f"(failed {age:.0f} s ago; tried again {retry_after:.0f} s after the failure)"
+    return ConfigError([*problems[:-1], f"{problems[-1]} {when}"] if problems else [when])

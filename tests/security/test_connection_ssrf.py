@@ -174,3 +174,29 @@ def test_the_operator_setting_is_what_lets_a_connection_reach_loopback(
             assert browser.get("/saml/c/acme/login").status_code == 503
             assert why in refusals(caplog)[-1]
     assert servers["https"].hits == []  # the TLS handshake failed before any request
+
+
+def test_a_failing_metadata_url_is_tried_again_only_after_a_pause(
+    make_tenant_app: MakeApp,
+    tenant_browser: NewBrowser,
+    servers: dict[str, MetadataServer],
+    clock: Clock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A dead customer IdP costs one fetch per 30 s, not one per sign-in (each would hold a worker
+    thread up to the fetch's time-out); a fixed record is tried at once."""
+    https = servers["https"]
+    app, tenants = app_with_acme_at(make_tenant_app, https, https.url("/nothing"), allow_private=True)
+    browser = tenant_browser(app, tenants)
+    with caplog.at_level(logging.INFO, logger="saml_middleware"):
+        for _ in range(3):
+            assert browser.get("/saml/c/acme/login").status_code == 503
+    assert https.hits == ["/nothing"]  # one fetch: the next sign-ins answer from that failure
+    lines = refusals(caplog)
+    assert len(lines) == 3 and "failed 0 s ago" in lines[-1]  # still one log line per refusal
+    clock.advance(31)
+    assert browser.get("/saml/c/acme/login").status_code == 503
+    assert https.hits == ["/nothing", "/nothing"]
+    tenants.update("acme", idp_metadata_url=https.url("/md"))  # its admin fixes the URL
+    assert browser.get("/saml/c/acme/login").status_code == 302
+    assert https.hits[-1] == "/md"

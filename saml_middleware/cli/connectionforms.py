@@ -12,7 +12,7 @@ from typing import Any
 
 from ..config import Settings
 from ..configenv import env_values
-from ..connections import OVERRIDABLE, Connection, settings_for
+from ..connections import OVERRIDABLE, Connection, settings_for, sign_on_url
 from ..errors import ConfigError
 from ..masking import redact
 from ..protocol.logout import sls_url
@@ -189,7 +189,7 @@ def entra_values(base: Settings, c: Connection) -> list[tuple[str, str]]:
     return [
         ("Identifier (Entity ID)", s.sp_entity_id),
         ("Reply URL (ACS URL)", s.acs_url),
-        ("Sign on URL", s.base_url + s.login_path),
+        ("Sign on URL", sign_on_url(s)),
         ("Logout URL", sls_url(s)),
         ("SP metadata", s.base_url + s.metadata_path),
     ]

@@ -10,7 +10,7 @@
 Without ``SAML_CONNECTIONS`` none of this is used: the env IdP is the only connection.
 """
 
-from .derive import connection_prefix, settings_for
+from .derive import connection_prefix, settings_for, sign_on_url
 from .index import ConnectionIndex, ConnectionLookup
 from .model import OVERRIDABLE, Connection
 from .open import RefreshingLookup, open_lookup, open_registry
@@ -37,4 +37,5 @@ __all__ = [
     "open_lookup",
     "open_registry",
     "settings_for",
+    "sign_on_url",
 ]

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ..config import Settings
 from .model import Connection
 
-__all__ = ["connection_prefix", "settings_for"]
+__all__ = ["connection_prefix", "settings_for", "sign_on_url"]
 
 
 def connection_prefix(base: Settings, connection_id: str) -> str:
@@ -73,3 +73,22 @@ def settings_for(base: Settings, connection: Connection) -> Settings:
         connections="",
         **dict(connection.settings),
     )
+
+
+def sign_on_url(derived: Settings) -> str:
+    """Entra's "Sign on URL" of a connection, from its own Settings (:func:`settings_for`): its own
+    ``{PREFIX}/c/{id}/login`` when ``SAML_CONNECTION_ROUTING`` has ``path``; otherwise the
+    deployment's ``{PREFIX}/login`` on the connection's host (host routing: straight to its IdP)
+    or on ``SAML_BASE_URL`` (the sign-in page asking for the work e-mail).
+
+    >>> from ..config import Settings
+    >>> from .model import Connection
+    >>> base = Settings(base_url="https://app.example.com", secret_key=("k" * 32,))
+    >>> sign_on_url(settings_for(base, Connection("acme")))
+    'https://app.example.com/saml/c/acme/login'
+    >>> sign_on_url(settings_for(replace(base, connection_routing=("domain",)), Connection("acme")))
+    'https://app.example.com/saml/login'
+    """
+    if "path" in derived.connection_routing:
+        return derived.base_url + derived.login_path
+    return derived.base_url + derived.path_prefix.rsplit("/c/", 1)[0] + "/login"

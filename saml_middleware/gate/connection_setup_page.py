@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from html import escape
 
 from ..config import Settings
-from ..connections import Connection
+from ..connections import Connection, sign_on_url
 from ..http import HTTPResponse
 from ..pages import document
 from ..pem import certificate_summary
@@ -183,7 +183,7 @@ def render_setup_page(view: SetupView) -> bytes:
         "file with the file below), then Save.</p><table>"
         + _copy_row("Identifier (Entity ID)", "v-entity", s.sp_entity_id, "tick Default")
         + _copy_row("Reply URL (Assertion Consumer Service URL)", "v-acs", s.acs_url)
-        + _copy_row("Sign on URL", "v-signon", s.base_url + s.path_prefix + "/login")
+        + _copy_row("Sign on URL", "v-signon", sign_on_url(s))
         + _copy_row("Logout URL (optional)", "v-logout", sls_url(s))
         + f'</table><p><a href="{action}/sp-metadata.xml" download="sp-metadata.xml">Download the '
         "SP metadata file</a> (for Upload metadata file).</p>"

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from html import escape
 
 from ..config import Settings
-from ..connections import Connection, ConnectionLookup, settings_for
+from ..connections import Connection, ConnectionLookup, settings_for, sign_on_url
 from ..errors import ConfigError
 from ..http import HTTPRequest, HTTPResponse
 from ..masking import redact
@@ -73,7 +73,7 @@ def _values(base: Settings, c: Connection) -> str:
     rows = (
         ("Identifier", s.sp_entity_id),
         ("Reply URL", s.acs_url),
-        ("Sign on URL", s.base_url + s.login_path),
+        ("Sign on URL", sign_on_url(s)),
         ("Logout URL", sls_url(s)),
         ("SP metadata", s.base_url + s.metadata_path),
     )

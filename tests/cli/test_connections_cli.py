@@ -45,6 +45,18 @@ def test_add_then_show_gives_the_values_to_paste_into_entra(registry_env, capsys
     assert "Reply URL (ACS URL):       http://app.test/saml/c/beta/acs" in out
 
 
+def test_the_sign_on_url_follows_the_routing(registry_env, capsys, monkeypatch) -> None:
+    """Without path routing there is no /saml/c/ID/login to give Entra: the host's (or the
+    sign-in page's) /saml/login is the Sign on URL, a URL that works."""
+    run(capsys, "add", "acme", "--domain", "acme.com", "--host", "acme.app.test")
+    run(capsys, "add", "beta", "--domain", "beta.com")
+    monkeypatch.setenv("SAML_CONNECTION_ROUTING", "host,domain")
+    assert "Sign on URL:               http://acme.app.test/saml/login" in run(capsys, "show", "acme")[1]
+    assert "Sign on URL:               http://app.test/saml/login" in run(capsys, "show", "beta")[1]
+    monkeypatch.setenv("SAML_CONNECTION_ROUTING", "path")
+    assert "Sign on URL:               http://app.test/saml/c/beta/login" in run(capsys, "show", "beta")[1]
+
+
 def test_show_without_a_base_url_says_what_to_set(registry_env, capsys, monkeypatch) -> None:
     run(capsys, "add", "acme", "--domain", "acme.com")
     monkeypatch.delenv("SAML_BASE_URL")

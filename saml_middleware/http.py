@@ -42,6 +42,23 @@ class HTTPRequest:
         path = self.raw_path if self.raw_path is not None else quote(self.path)
         return path + ("?" + self.query if self.query else "")
 
+    def navigating(self, method: str | None = None) -> bool:
+        """A browser navigating: ``GET``/``HEAD`` (``method``: the original request's, for forward
+        auth) asking for HTML, without ``X-Requested-With``. It gets redirected to sign in; any
+        other request gets a 401 naming the login URL.
+
+        >>> HTTPRequest("GET", "/", headers={"accept": "text/html"}).navigating()
+        True
+        >>> HTTPRequest("GET", "/", headers={"accept": "text/html"}).navigating("POST")
+        False
+        """
+        accept = self.headers.get("accept", "")
+        return (
+            (method or self.method) in ("GET", "HEAD")
+            and ("text/html" in accept or "application/xhtml+xml" in accept)
+            and self.headers.get("x-requested-with") is None
+        )
+
     @property
     def cookies(self) -> dict[str, str]:
         if self._cookies is None:

@@ -28,9 +28,9 @@ from ..paths import BadPath, canonical_path, decoded_path, safe_return_path
 from ..sessions import Session
 from ..user import SAMLUser
 from .acs import Resolver
-from .login import LoginStart
+from .login import LoginStart, login_required
 
-__all__ = ["AccessGuard", "GateAccess", "wants_html"]
+__all__ = ["AccessGuard", "GateAccess"]
 
 
 class GateAccess(Protocol):
@@ -52,16 +52,6 @@ class GateAccess(Protocol):
 
     def forward(self, request: HTTPRequest, method: str, path: str, session: Session) -> HTTPResponse | None:
         """``{prefix}/auth``: ``None`` when the original request may pass, else its refusal."""
-
-
-def wants_html(request: HTTPRequest) -> bool:
-    """A browser navigating (``GET``/``HEAD`` asking for HTML, no ``X-Requested-With``)."""
-    accept = request.headers.get("accept", "")
-    return (
-        request.method in ("GET", "HEAD")
-        and ("text/html" in accept or "application/xhtml+xml" in accept)
-        and request.headers.get("x-requested-with") is None
-    )
 
 
 class AccessGuard:
@@ -105,16 +95,11 @@ class AccessGuard:
         target, user = request.target, session.user
         logout_url = f"{self.settings.logout_path}?token={session.logout_token}"
         if decision.reason == "step_up_required":
-            if wants_html(request):
+            if request.navigating():
                 next_path = safe_return_path(target) or self.settings.default_redirect
                 return self._login.start(request, next_path, step_up=decision.max_auth_age, replaces=session)
             login_url = f"{self.settings.base_url}{self.settings.login_path}?next={quote(target, safe='/')}"
-            body = {
-                "error": "step_up_required",
-                "login_url": login_url,
-                "max_auth_age": decision.max_auth_age,
-            }
-            return HTTPResponse.json(401, body, {"www-authenticate": f'SAML login_url="{login_url}"'})
+            return login_required(login_url, "step_up_required", max_auth_age=decision.max_auth_age)
         self.audit(request, decision, user)
         if "text/html" in request.headers.get("accept", ""):
             link = f'<p><a href="{escape(logout_url)}">Sign out</a> and sign in with another account.</p>'

@@ -38,6 +38,7 @@ from ..paths import BadPath, canonical_path, safe_return_path
 from ..sessions import Session
 from .acs import Resolver
 from .identity_headers import IdentityHeaders
+from .login import login_required
 from .upstream_jwt import UpstreamJWT
 
 __all__ = ["Decide", "ForwardAuth", "served_host"]
@@ -141,12 +142,6 @@ class ForwardAuth:
             return HTTPResponse.html(403, body)
         target = safe_return_path(uri) or self.settings.default_redirect
         login_url = f"{base}{self.settings.login_path}?next={quote(target, safe='/')}"
-        accept = request.headers.get("accept", "")
-        wants_html = "text/html" in accept or "application/xhtml+xml" in accept
-        if method in ("GET", "HEAD") and wants_html and request.headers.get("x-requested-with") is None:
-            return HTTPResponse.redirect(302, login_url)
-        return HTTPResponse.json(
-            401,
-            {"error": "authentication_required", "login_url": login_url},
-            {"www-authenticate": f'SAML login_url="{login_url}"'},
+        return (
+            HTTPResponse.redirect(302, login_url) if request.navigating(method) else login_required(login_url)
         )

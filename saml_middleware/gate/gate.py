@@ -36,7 +36,7 @@ from .access_guard import AccessGuard
 from .acs import AssertionConsumer, Resolver, run_here
 from .forward_auth import ForwardAuth
 from .identity_headers import IdentityHeaders
-from .login import LoginStart
+from .login import LoginStart, login_required
 from .logout import SingleLogout
 from .metadata_refresh import MetadataRefresher, fetch_metadata, load_idp
 from .notconfigured import not_configured, unconfigured_routes
@@ -250,20 +250,11 @@ class Gate:
         if not self.configured:
             return not_configured(request)
         self.ops.expiry.tick()  # a clock read; logs expiring certificates once a day
-        accept = request.headers.get("accept", "")
         target = request.target
-        wants_html = "text/html" in accept or "application/xhtml+xml" in accept
-        if (
-            request.method in ("GET", "HEAD")
-            and wants_html
-            and request.headers.get("x-requested-with") is None
-        ):
+        if request.navigating():
             return self.login.start(request, safe_return_path(target) or self.settings.default_redirect)
-        login_url = f"{self.settings.base_url}{self.settings.login_path}?next={quote(target, safe='/')}"
-        return HTTPResponse.json(
-            401,
-            {"error": "authentication_required", "login_url": login_url},
-            {"www-authenticate": f'SAML login_url="{login_url}"'},
+        return login_required(
+            f"{self.settings.base_url}{self.settings.login_path}?next={quote(target, safe='/')}"
         )
 
     def unavailable(self, request: HTTPRequest, error: StoreUnavailable) -> HTTPResponse:

@@ -25,7 +25,14 @@ from .metadata_refresh import MetadataRefresher
 from .pending import PendingCookies
 from .postform import send
 
-__all__ = ["LoginStart"]
+__all__ = ["LoginStart", "login_required"]
+
+
+def login_required(login_url: str, error: str = "authentication_required", **extra: object) -> HTTPResponse:
+    """401 for a request that is not a browser navigating: JSON naming the login URL (and
+    ``extra``), and ``WWW-Authenticate: SAML login_url="..."``."""
+    body = {"error": error, "login_url": login_url, **extra}
+    return HTTPResponse.json(401, body, {"www-authenticate": f'SAML login_url="{login_url}"'})
 
 
 class LoginStart:

@@ -41,6 +41,7 @@ from .acs import Resolver, run_here
 from .deployment_setup import DeploymentSetup
 from .gate import Gate
 from .identity_headers import IdentityHeaders
+from .login import login_required
 from .probes import Probes, StoreOutage
 from .signin import SignInPage
 from .tenantaccess import TenantAccess
@@ -201,21 +202,9 @@ class TenantGate:
         conn = self._host_connection(request)
         if conn is not None:
             return self._with_gate(conn, request, lambda gate: gate.challenge(request))
-        accept = request.headers.get("accept", "")
         nxt = safe_return_path(request.target) or self.settings.default_redirect
         login_url = f"{self.settings.base_url}{self.settings.login_path}?next={quote(nxt, safe='/')}"
-        wants_html = "text/html" in accept or "application/xhtml+xml" in accept
-        if (
-            request.method in ("GET", "HEAD")
-            and wants_html
-            and request.headers.get("x-requested-with") is None
-        ):
-            return HTTPResponse.redirect(302, login_url)
-        return HTTPResponse.json(
-            401,
-            {"error": "authentication_required", "login_url": login_url},
-            {"www-authenticate": f'SAML login_url="{login_url}"'},
-        )
+        return HTTPResponse.redirect(302, login_url) if request.navigating() else login_required(login_url)
 
     def unavailable(self, request: HTTPRequest, error: StoreUnavailable) -> HTTPResponse:
         """503 while the session store is down: an HTML page for browsers, JSON otherwise

@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from common import USER, fresh_cookie, make_idp, make_settings, timed
-from overhead import Message, hello_asgi, interleaved
+from overhead import asgi_driver, hello_asgi, interleaved
 
 from saml_middleware import SAMLMiddleware, SAMLUser, Settings
 from saml_middleware.access import AccessPolicy, load_rules
@@ -41,29 +41,9 @@ def rules_file(directory: Path, count: int = 50) -> Path:
 
 
 def _driver(app: SAMLMiddleware, cookie: str) -> Callable[[], object]:
-    paths = itertools.cycle(PATHS)
     statuses: list[int] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            statuses.append(message["status"])
-
     headers = [(b"host", b"app.example.com"), (b"accept", b"text/html"), (b"cookie", cookie.encode())]
-
-    def call() -> object:
-        path = next(paths)
-        scope = {"type": "http", "method": "GET", "path": path, "raw_path": path.encode(),
-                 "query_string": b"", "headers": headers}  # fmt: skip
-        coro = app(scope, receive, send)
-        try:
-            coro.send(None)
-        except StopIteration:
-            return None
-        raise SystemExit("the app awaited something real")
-
+    call = asgi_driver(app, PATHS, headers, statuses)
     for _ in PATHS:
         call()
     if set(statuses) != {200}:

@@ -16,7 +16,7 @@ import socket
 import statistics
 import subprocess
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -49,6 +49,7 @@ __all__ = [
     "ServiceProvider",
     "Session",
     "TenantGate",
+    "alternating",
     "decode_record",
     "encode_record",
     "load_idp",
@@ -157,6 +158,22 @@ def timed(work: Callable[[], object], n: int) -> tuple[float, float]:
         work()
         samples.append(time.perf_counter() - start)
     return percentiles(samples)
+
+
+def alternating(
+    works: Mapping[str, Callable[[], object]], n: int, chunk: int = 500
+) -> dict[str, tuple[float, float]]:
+    """``(p50, p99)`` seconds per call of each of ``works``, timed in alternating chunks of
+    ``chunk`` calls (about ``n`` calls each), so drift on a shared machine hits them all alike."""
+    samples: dict[str, list[float]] = {name: [] for name in works}
+    for _ in range(max(1, n // chunk)):
+        for name, work in works.items():
+            out = samples[name]
+            for _ in range(chunk):
+                start = time.perf_counter()
+                work()
+                out.append(time.perf_counter() - start)
+    return {name: percentiles(values) for name, values in samples.items()}
 
 
 def rss_mb(field: str = "VmRSS") -> float:

@@ -7,11 +7,11 @@ coroutines are driven by hand, so no event-loop cost is in either figure. Used b
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
+import itertools
+from collections.abc import Awaitable, Callable, Coroutine, MutableMapping, Sequence
 from typing import Any
 
-from common import Row, fresh_cookie, percentiles
+from common import Row, alternating, fresh_cookie
 
 from saml_middleware import SAMLMiddleware, SAMLWSGIMiddleware, Settings
 
@@ -32,38 +32,14 @@ def hello_wsgi(environ: dict[str, Any], start_response: StartResponse) -> list[b
     return [b"hello"]
 
 
-def interleaved(bare: Callable[[], object], wrapped: Callable[[], object], n: int) -> tuple[Row, Row]:
-    """Per-call times of two callables, in alternating chunks so drift hits both alike."""
-    samples: dict[str, list[float]] = {"bare": [], "wrapped": []}
-    chunk = 500
-    for _ in range(max(1, n // chunk)):
-        for name, work in (("bare", bare), ("wrapped", wrapped)):
-            out = samples[name]
-            for _ in range(chunk):
-                start = time.perf_counter()
-                work()
-                out.append(time.perf_counter() - start)
-    return ("bare", *percentiles(samples["bare"])), ("wrapped", *percentiles(samples["wrapped"]))
-
-
-def asgi(settings: Settings, n: int) -> tuple[Row, Row]:
-    wrapped = SAMLMiddleware(hello_asgi, settings)
-    if wrapped.gate is None:
-        raise SystemExit("the benchmark settings left the middleware disabled")
-    cookie = fresh_cookie(wrapped.gate)
-    scope: Message = {
-        "type": "http",
-        "method": "GET",
-        "path": "/reports",
-        "raw_path": b"/reports",
-        "query_string": b"",
-        "headers": [
-            (b"host", b"app.example.com"),
-            (b"accept", b"text/html"),
-            (b"cookie", f"theme=dark; {cookie}".encode()),
-        ],
-    }
-    statuses: list[int] = []
+def asgi_driver(
+    app: ASGIApp | SAMLMiddleware,
+    paths: Sequence[str],
+    headers: list[tuple[bytes, bytes]],
+    statuses: list[int],
+) -> Callable[[], object]:
+    """One ``GET`` through ``app`` per call, cycling over ``paths``, each coroutine driven by hand
+    (no event loop overhead in any figure); every status answered is appended to ``statuses``."""
 
     async def receive() -> Message:
         return {"type": "http.request", "body": b"", "more_body": False}
@@ -72,17 +48,51 @@ def asgi(settings: Settings, n: int) -> tuple[Row, Row]:
         if message["type"] == "http.response.start":
             statuses.append(message["status"])
 
-    def drive(app: ASGIApp | SAMLMiddleware) -> Callable[[], object]:
-        # one coroutine driven by hand: no event loop overhead in either figure
-        def call() -> object:
-            coro = app(scope, receive, send)
-            try:
-                coro.send(None)
-            except StopIteration:
-                return None
-            raise SystemExit("the app awaited something real")
+    scopes = itertools.cycle(
+        [
+            {
+                "type": "http",
+                "method": "GET",
+                "path": path,
+                "raw_path": path.encode(),
+                "query_string": b"",
+                "headers": headers,
+            }
+            for path in paths
+        ]
+    )
 
-        return call
+    def call() -> object:
+        coro = app(next(scopes), receive, send)
+        try:
+            coro.send(None)
+        except StopIteration:
+            return None
+        raise SystemExit("the app awaited something real")
+
+    return call
+
+
+def interleaved(bare: Callable[[], object], wrapped: Callable[[], object], n: int) -> tuple[Row, Row]:
+    """Per-call times of two callables, in alternating chunks so drift hits both alike."""
+    times = alternating({"bare": bare, "wrapped": wrapped}, n)
+    return ("bare", *times["bare"]), ("wrapped", *times["wrapped"])
+
+
+def asgi(settings: Settings, n: int) -> tuple[Row, Row]:
+    wrapped = SAMLMiddleware(hello_asgi, settings)
+    if wrapped.gate is None:
+        raise SystemExit("the benchmark settings left the middleware disabled")
+    cookie = fresh_cookie(wrapped.gate)
+    headers = [
+        (b"host", b"app.example.com"),
+        (b"accept", b"text/html"),
+        (b"cookie", f"theme=dark; {cookie}".encode()),
+    ]
+    statuses: list[int] = []
+
+    def drive(app: ASGIApp | SAMLMiddleware) -> Callable[[], object]:
+        return asgi_driver(app, ["/reports"], headers, statuses)
 
     drive(wrapped)()
     if statuses[-1] != 200:

@@ -153,6 +153,9 @@ class GatePool:
         :raises ConfigError: the connection's settings are invalid (e.g. a bad certificate).
         :raises MetadataError: its IdP metadata cannot be loaded.
         """
+        entry = self._gates.get(connection.id)  # the per-request path: the index hands out the
+        if entry is not None and entry[0] is connection:  # same record until it changes, no lock
+            return entry[1]
         with self._lock:
             entry = self._gates.get(connection.id)
             if entry is not None and entry[0] == connection:
